@@ -1,0 +1,52 @@
+import type { JsonSchema } from "./schema";
+
+/** Limits of a note, shared by the API Gateway models, the function and the docs. */
+export const NOTE_LIMITS = {
+    noteIdLength: 64,
+    headlineLength: 200,
+    textLength: 10_000,
+    mediaKeyLength: 1024,
+    /** Bodies larger than this are refused with 413 before they are parsed. */
+    bodyBytes: 64 * 1024,
+} as const;
+
+const noteId: JsonSchema = {
+    type: "string",
+    minLength: 1,
+    maxLength: NOTE_LIMITS.noteIdLength,
+    pattern: "^[A-Za-z0-9_-]+$",
+    description: "may contain only letters, digits, hyphens and underscores",
+};
+
+const headline: JsonSchema = {
+    type: "string",
+    minLength: 1,
+    maxLength: NOTE_LIMITS.headlineLength,
+    pattern: "\\S",
+    description: "must not be blank",
+};
+
+const text: JsonSchema = { type: "string", maxLength: NOTE_LIMITS.textLength };
+
+const mediaKey: JsonSchema = { type: "string", minLength: 1, maxLength: NOTE_LIMITS.mediaKeyLength };
+
+/** `POST /notes`. The original iOS client's `{"noteId", "headline", "text"}` conforms. */
+export const createNoteSchema: JsonSchema = {
+    title: "CreateNoteRequest",
+    type: "object",
+    required: ["headline"],
+    properties: { noteId, headline, text, mediaKey },
+    additionalProperties: false,
+};
+
+/** `PUT /notes/{noteId}`: any of the fields; `mediaKey: null` detaches the media. */
+export const updateNoteSchema: JsonSchema = {
+    title: "UpdateNoteRequest",
+    type: "object",
+    minProperties: 1,
+    properties: { headline, text, mediaKey: { ...mediaKey, type: ["string", "null"] } },
+    additionalProperties: false,
+};
+
+/** The schema a path's `{noteId}` must satisfy. */
+export const noteIdSchema = noteId;

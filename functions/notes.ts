@@ -1,0 +1,288 @@
+import { randomUUID } from "node:crypto";
+import {
+    DeleteCommand,
+    GetCommand,
+    PutCommand,
+    QueryCommand,
+    UpdateCommand,
+    type DynamoDBDocumentClient,
+} from "@aws-sdk/lib-dynamodb";
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import {
+    ApiError,
+    callerIdentity,
+    decodeCursor,
+    encodeCursor,
+    errorResponse,
+    ok,
+    parseJsonBody,
+    queryInteger,
+} from "./http";
+import { NOTE_LIMITS, createNoteSchema, noteIdSchema, updateNoteSchema } from "./notes-schema";
+import { firstSchemaViolation, type JsonSchema } from "./schema";
+
+/** What the notes function needs besides its DynamoDB client. */
+export interface NotesSettings {
+    /** The notes table: partition key `ownerId`, sort key `noteId`, local index {@link NOTES_BY_CREATED_AT}. */
+    tableName: string;
+    /** CloudFront base URL (`https://dxxxx.cloudfront.net`) that serves the uploads bucket. */
+    mediaBaseUrl: string;
+    /** Clock and id source; tests replace them. */
+    now?: () => Date;
+    newId?: () => string;
+}
+
+/** The table's local secondary index that orders a user's notes by creation time. */
+export const NOTES_BY_CREATED_AT = "byCreatedAt";
+
+/** A note as stored in the table. */
+export interface NoteItem {
+    ownerId: string;
+    noteId: string;
+    headline: string;
+    text: string;
+    mediaKey?: string;
+    createdAt: string;
+    updatedAt: string;
+}
+
+/** A note as the API returns it. */
+export interface Note {
+    noteId: string;
+    headline: string;
+    text: string;
+    mediaKey?: string;
+    mediaUrl?: string;
+    createdAt: string;
+    updatedAt: string;
+}
+
+/** Where a user's uploads live in the bucket; the identity pool roles allow writes only there. */
+export function uploadPrefix(identityId: string): string {
+    return `uploads/${identityId}/`;
+}
+
+/**
+ * Serves `POST/GET /notes` and `GET/PUT/DELETE /notes/{noteId}` for the Cognito identity that signed
+ * the request. Every failure is a JSON error response; nothing throws.
+ */
+export async function handleNotesRequest(
+    event: APIGatewayProxyEvent,
+    db: DynamoDBDocumentClient,
+    settings: NotesSettings,
+): Promise<APIGatewayProxyResult> {
+    try {
+        const notes = new NotesStore(db, settings, callerIdentity(event));
+        switch (`${event.httpMethod} ${event.resource}`) {
+            case "POST /notes":
+                return await notes.create(parseJsonBody(event, NOTE_LIMITS.bodyBytes));
+            case "GET /notes":
+                return await notes.list(
+                    queryInteger(event, "limit", { min: 1, max: 100, fallback: 20 }),
+                    event.queryStringParameters?.cursor ?? undefined,
+                );
+            case "GET /notes/{noteId}":
+                return await notes.get(pathNoteId(event));
+            case "PUT /notes/{noteId}":
+                return await notes.update(pathNoteId(event), parseJsonBody(event, NOTE_LIMITS.bodyBytes));
+            case "DELETE /notes/{noteId}":
+                return await notes.remove(pathNoteId(event));
+            default:
+                throw new ApiError("MethodNotAllowed", `${event.httpMethod} ${event.path} is not a notes operation.`);
+        }
+    } catch (err) {
+        return errorResponse(err);
+    }
+}
+
+/** The caller's view of the notes table: every key it builds starts with the caller's identity. */
+class NotesStore {
+    private readonly now: () => Date;
+    private readonly newId: () => string;
+
+    constructor(
+        private readonly db: DynamoDBDocumentClient,
+        private readonly settings: NotesSettings,
+        private readonly ownerId: string,
+    ) {
+        this.now = settings.now ?? (() => new Date());
+        this.newId = settings.newId ?? randomUUID;
+    }
+
+    async create(body: Record<string, unknown>): Promise<APIGatewayProxyResult> {
+        validate(createNoteSchema, body);
+        const fields = body as { noteId?: string; headline: string; text?: string; mediaKey?: string };
+        this.checkMediaKey(fields.mediaKey);
+        const timestamp = this.now().toISOString();
+        const item: NoteItem = {
+            ownerId: this.ownerId,
+            noteId: fields.noteId ?? this.newId(),
+            headline: fields.headline,
+            text: fields.text ?? "",
+            ...(fields.mediaKey === undefined ? {} : { mediaKey: fields.mediaKey }),
+            createdAt: timestamp,
+            updatedAt: timestamp,
+        };
+        try {
+            await this.db.send(
+                new PutCommand({
+                    TableName: this.settings.tableName,
+                    Item: item,
+                    ConditionExpression: "attribute_not_exists(noteId)",
+                }),
+            );
+            return ok(201, { note: this.present(item) });
+        } catch (err) {
+            if (!isConditionFailure(err)) throw err;
+        }
+        // The id is taken: a retry of the same note succeeds again, anything else is a conflict.
+        const existing = await this.read(item.noteId);
+        if (
+            existing !== undefined &&
+            existing.headline === item.headline &&
+            existing.text === item.text &&
+            existing.mediaKey === item.mediaKey
+        ) {
+            return ok(201, { note: this.present(existing) });
+        }
+        throw new ApiError("Conflict", `A different note with noteId ${item.noteId} already exists.`);
+    }
+
+    async list(limit: number, cursor: string | undefined): Promise<APIGatewayProxyResult> {
+        const result = await this.db.send(
+            new QueryCommand({
+                TableName: this.settings.tableName,
+                IndexName: NOTES_BY_CREATED_AT,
+                KeyConditionExpression: "ownerId = :owner",
+                ExpressionAttributeValues: { ":owner": this.ownerId },
+                ScanIndexForward: false,
+                Limit: limit,
+                ExclusiveStartKey: cursor === undefined ? undefined : this.startKey(cursor),
+            }),
+        );
+        const last = result.LastEvaluatedKey;
+        return ok(200, {
+            notes: (result.Items ?? []).map((item) => this.present(item as NoteItem)),
+            nextCursor: last === undefined ? null : encodeCursor({ n: last.noteId, c: last.createdAt }),
+        });
+    }
+
+    async get(noteId: string): Promise<APIGatewayProxyResult> {
+        const item = await this.read(noteId);
+        if (item === undefined) throw notFound(noteId);
+        return ok(200, { note: this.present(item) });
+    }
+
+    async update(noteId: string, body: Record<string, unknown>): Promise<APIGatewayProxyResult> {
+        validate(updateNoteSchema, body);
+        const fields = body as { headline?: string; text?: string; mediaKey?: string | null };
+        if (typeof fields.mediaKey === "string") this.checkMediaKey(fields.mediaKey);
+        const names: Record<string, string> = { "#noteId": "noteId", "#updatedAt": "updatedAt" };
+        const values: Record<string, unknown> = { ":updatedAt": this.now().toISOString() };
+        const sets = ["#updatedAt = :updatedAt"];
+        const removes: string[] = [];
+        for (const field of ["headline", "text", "mediaKey"] as const) {
+            const value = fields[field];
+            if (value === undefined) continue;
+            names[`#${field}`] = field;
+            if (value === null) {
+                removes.push(`#${field}`);
+            } else {
+                values[`:${field}`] = value;
+                sets.push(`#${field} = :${field}`);
+            }
+        }
+        try {
+            const result = await this.db.send(
+                new UpdateCommand({
+                    TableName: this.settings.tableName,
+                    Key: { ownerId: this.ownerId, noteId },
+                    UpdateExpression: `SET ${sets.join(", ")}${removes.length ? ` REMOVE ${removes.join(", ")}` : ""}`,
+                    ConditionExpression: "attribute_exists(#noteId)",
+                    ExpressionAttributeNames: names,
+                    ExpressionAttributeValues: values,
+                    ReturnValues: "ALL_NEW",
+                }),
+            );
+            return ok(200, { note: this.present(result.Attributes as NoteItem) });
+        } catch (err) {
+            if (isConditionFailure(err)) throw notFound(noteId);
+            throw err;
+        }
+    }
+
+    async remove(noteId: string): Promise<APIGatewayProxyResult> {
+        await this.db.send(
+            new DeleteCommand({ TableName: this.settings.tableName, Key: { ownerId: this.ownerId, noteId } }),
+        );
+        return ok(200, { noteId });
+    }
+
+    private async read(noteId: string): Promise<NoteItem | undefined> {
+        const result = await this.db.send(
+            new GetCommand({
+                TableName: this.settings.tableName,
+                Key: { ownerId: this.ownerId, noteId },
+                ConsistentRead: true,
+            }),
+        );
+        return result.Item as NoteItem | undefined;
+    }
+
+    /** A cursor only ever continues the caller's own listing: the owner comes from the caller. */
+    private startKey(cursor: string): Record<string, string> {
+        const { n, c } = decodeCursor(cursor);
+        if (typeof n !== "string" || typeof c !== "string") {
+            throw new ApiError("BadRequest", "cursor is not a cursor this API returned.");
+        }
+        return { ownerId: this.ownerId, noteId: n, createdAt: c };
+    }
+
+    /** Media must be the caller's own upload, so a note cannot point at someone else's photo. */
+    private checkMediaKey(mediaKey: string | undefined): void {
+        if (mediaKey === undefined) return;
+        const prefix = uploadPrefix(this.ownerId);
+        const rest = mediaKey.startsWith(prefix) ? mediaKey.slice(prefix.length) : "";
+        if (rest === "" || rest.split("/").some((part) => part === "" || part === "." || part === "..")) {
+            throw new ApiError("BadRequest", `mediaKey must name one of your uploads, under ${prefix}.`);
+        }
+    }
+
+    private present(item: NoteItem): Note {
+        return {
+            noteId: item.noteId,
+            headline: item.headline,
+            text: item.text ?? "",
+            ...(item.mediaKey === undefined
+                ? {}
+                : { mediaKey: item.mediaKey, mediaUrl: mediaUrl(this.settings.mediaBaseUrl, item.mediaKey) }),
+            createdAt: item.createdAt,
+            updatedAt: item.updatedAt,
+        };
+    }
+}
+
+/** The CloudFront URL of an object key, each path segment percent-encoded. */
+export function mediaUrl(baseUrl: string, key: string): string {
+    return `${baseUrl.replace(/\/+$/, "")}/${key.split("/").map(encodeURIComponent).join("/")}`;
+}
+
+function pathNoteId(event: APIGatewayProxyEvent): string {
+    const noteId = event.pathParameters?.noteId ?? "";
+    const problem = firstSchemaViolation(noteIdSchema, noteId, "noteId");
+    if (problem !== undefined) throw new ApiError("BadRequest", problem);
+    return noteId;
+}
+
+function validate(schema: JsonSchema, body: Record<string, unknown>): void {
+    const problem = firstSchemaViolation(schema, body);
+    if (problem !== undefined) throw new ApiError("BadRequest", problem);
+}
+
+function notFound(noteId: string): ApiError {
+    return new ApiError("NotFound", `No note with noteId ${noteId}.`);
+}
+
+function isConditionFailure(err: unknown): boolean {
+    return err instanceof Error && err.name === "ConditionalCheckFailedException";
+}

@@ -1,0 +1,83 @@
+/**
+ * The JSON Schema (draft 4) subset that API Gateway models and the functions share. The same schema
+ * object is published as an API Gateway model (validated at the edge) and checked again here, so a
+ * request that reaches a function another way gets the same answer.
+ */
+export interface JsonSchema {
+    type?: JsonType | JsonType[];
+    title?: string;
+    description?: string;
+    properties?: Record<string, JsonSchema>;
+    required?: string[];
+    additionalProperties?: boolean;
+    minProperties?: number;
+    minLength?: number;
+    maxLength?: number;
+    pattern?: string;
+}
+
+type JsonType = "object" | "string" | "null";
+
+/**
+ * Checks `value` against `schema`; returns the first problem as a sentence naming the field, or
+ * `undefined` when it conforms. Lengths count Unicode characters, as JSON Schema does.
+ */
+export function firstSchemaViolation(schema: JsonSchema, value: unknown, path = ""): string | undefined {
+    const name = path === "" ? "the request body" : path;
+    if (schema.type !== undefined) {
+        const types = Array.isArray(schema.type) ? schema.type : [schema.type];
+        const actual = jsonType(value);
+        if (!types.includes(actual as JsonType)) {
+            return `${name} must be ${types.map(article).join(" or ")}, got ${article(actual)}.`;
+        }
+    }
+    if (typeof value === "string") {
+        const length = [...value].length;
+        if (schema.minLength !== undefined && length < schema.minLength) {
+            return schema.minLength === 1
+                ? `${name} must not be empty.`
+                : `${name} must be at least ${schema.minLength} characters.`;
+        }
+        if (schema.maxLength !== undefined && length > schema.maxLength) {
+            return `${name} must be at most ${schema.maxLength} characters, got ${length}.`;
+        }
+        if (schema.pattern !== undefined && !new RegExp(schema.pattern, "u").test(value)) {
+            return `${name} ${schema.description ?? `must match ${schema.pattern}`}.`;
+        }
+    }
+    if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+        const record = value as Record<string, unknown>;
+        for (const key of schema.required ?? []) {
+            if (!(key in record)) return `${qualify(path, key)} is required.`;
+        }
+        const keys = Object.keys(record);
+        if (schema.minProperties !== undefined && keys.length < schema.minProperties) {
+            return `${name} must set at least one of ${Object.keys(schema.properties ?? {}).join(", ")}.`;
+        }
+        for (const key of keys) {
+            const child = schema.properties?.[key];
+            if (child === undefined) {
+                if (schema.additionalProperties === false) return `${qualify(path, key)} is not a known field.`;
+                continue;
+            }
+            const problem = firstSchemaViolation(child, record[key], qualify(path, key));
+            if (problem !== undefined) return problem;
+        }
+    }
+    return undefined;
+}
+
+function qualify(path: string, key: string): string {
+    return path === "" ? key : `${path}.${key}`;
+}
+
+function jsonType(value: unknown): string {
+    if (value === null) return "null";
+    if (Array.isArray(value)) return "array";
+    if (typeof value === "number") return Number.isInteger(value) ? "integer" : "number";
+    return typeof value;
+}
+
+function article(type: string): string {
+    return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}

@@ -1,0 +1,66 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { Api } from "./infra/api";
+import { loadStageConfig } from "./infra/config";
+import { Data } from "./infra/data";
+import { Identity } from "./infra/identity";
+import { Media, UPLOADS_PREFIX } from "./infra/media";
+import { NotesService } from "./infra/notes";
+
+// Every difference between stages comes from Pulumi.<stage>.yaml.
+const config = loadStageConfig();
+const retain = config.retainStatefulResources;
+const functionSettings = {
+    memoryMb: config.functions.memoryMb,
+    timeoutSeconds: config.functions.timeoutSeconds,
+    logRetentionDays: config.logRetentionDays,
+};
+
+const media = new Media("media", {
+    corsOrigins: config.media.corsOrigins,
+    priceClass: config.media.priceClass,
+    retain,
+});
+const data = new Data("data", { retain });
+const notes = new NotesService("notes", {
+    table: data.notesTable,
+    mediaBaseUrl: media.baseUrl,
+    ...functionSettings,
+});
+// Search (issue: search tier) and notifications (issue: notification tier) add their services here.
+const api = new Api("api", {
+    services: [notes.api],
+    stageName: config.stage,
+    throttle: { rateLimit: config.api.throttleRateLimit, burstLimit: config.api.throttleBurstLimit },
+    quota: { limit: config.api.quotaLimit, period: config.api.quotaPeriod },
+    logRetentionDays: config.logRetentionDays,
+    manageAccountLogging: config.api.manageAccountLogging,
+});
+const identity = new Identity("identity", {
+    apiInvokeArn: api.invokeArn,
+    uploadsBucketArn: media.bucket.arn,
+    allowGuests: config.identity.allowGuests,
+    retain,
+});
+
+export const apiUrl = api.url;
+export const apiKey = api.apiKey;
+export const region = aws.config.requireRegion();
+export const identityPoolId = identity.identityPool.id;
+export const userPoolId = identity.userPool.id;
+export const userPoolClientId = identity.userPoolClient.id;
+export const uploadsBucket = media.bucket.bucket;
+export const mediaBaseUrl = media.baseUrl;
+/** Everything the mobile app needs, in one object (`pulumi stack output clientConfig --show-secrets`). */
+export const clientConfig = pulumi.secret({
+    apiUrl,
+    apiKey,
+    region,
+    identityPoolId,
+    userPoolId,
+    userPoolClientId,
+    uploadsBucket,
+    uploadsPrefix: UPLOADS_PREFIX,
+    mediaBaseUrl,
+    allowGuests: config.identity.allowGuests,
+});

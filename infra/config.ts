@@ -1,0 +1,222 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/** Periods an API Gateway usage-plan quota can be counted over. */
+export type QuotaPeriod = "DAY" | "WEEK" | "MONTH";
+
+/** CloudFront price classes: which edge locations serve the media. */
+export type PriceClass = "PriceClass_100" | "PriceClass_200" | "PriceClass_All";
+
+/**
+ * Everything that differs between stages, read from the stack file (`Pulumi.<stage>.yaml`) under the
+ * `mobile-backend:` namespace. Every field has a default, so an empty stack file deploys a dev-like stage.
+ */
+export interface StageConfig {
+    /** The stage name: the Pulumi stack name. Names the API stage and prefixes log groups. */
+    stage: string;
+    /**
+     * `retainStatefulResources` — keep the user pool, uploads bucket and notes table when the stack is
+     * destroyed, and turn on their deletion/recovery protections. Default `false`.
+     */
+    retainStatefulResources: boolean;
+    /** `logRetentionDays` — retention of every log group of the stage (a CloudWatch-supported value). Default `7`. */
+    logRetentionDays: number;
+    identity: {
+        /**
+         * `identity.allowGuests` — give signed-out users (Cognito unauthenticated identities) the same
+         * narrow permissions as signed-in users, through Cognito's classic flow. Default `false`.
+         */
+        allowGuests: boolean;
+    };
+    api: {
+        /** `api.throttle.rateLimit` — steady-state requests per second per API key. Default `50`. */
+        throttleRateLimit: number;
+        /** `api.throttle.burstLimit` — burst of requests per API key. Default `100`. */
+        throttleBurstLimit: number;
+        /** `api.quota.limit` — requests per API key per quota period. Default `100000`. */
+        quotaLimit: number;
+        /** `api.quota.period` — `DAY`, `WEEK` or `MONTH`. Default `DAY`. */
+        quotaPeriod: QuotaPeriod;
+        /**
+         * `api.manageAccountLogging` — set the account-wide (per region) API Gateway CloudWatch role that
+         * access and execution logs need. Turn off when another stack in the account already sets it.
+         * Default `true`.
+         */
+        manageAccountLogging: boolean;
+    };
+    media: {
+        /** `media.corsOrigins` — origins allowed to PUT/GET uploads from a browser. Default `["*"]`. */
+        corsOrigins: string[];
+        /** `media.priceClass` — CloudFront price class. Default `PriceClass_100`. */
+        priceClass: PriceClass;
+    };
+    functions: {
+        /** `functions.memoryMb` — memory of every function, 128–10240 MB. Default `256`. */
+        memoryMb: number;
+        /** `functions.timeoutSeconds` — timeout of the API functions, 1–29 s (API Gateway waits 29 s). Default `10`. */
+        timeoutSeconds: number;
+    };
+}
+
+/** Retention periods CloudWatch Logs accepts. */
+export const LOG_RETENTION_DAYS = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+/** Thrown for a stack-file value that cannot be used; the message names the key and the value. */
+export class StageConfigError extends Error {}
+
+const NAMESPACE = "mobile-backend";
+
+/**
+ * Reads the stage's settings from the Pulumi config of the running stack.
+ * Throws {@link StageConfigError} naming the key and the bad value.
+ */
+export function loadStageConfig(): StageConfig {
+    const config = new pulumi.Config(NAMESPACE);
+    const raw: Record<string, unknown> = {};
+    for (const key of ["retainStatefulResources", "logRetentionDays", "identity", "api", "media", "functions"]) {
+        const text = config.get(key);
+        if (text !== undefined) {
+            raw[key] = parseConfigText(key, text);
+        }
+    }
+    return parseStageConfig(pulumi.getStack(), raw);
+}
+
+/** Pulumi hands structured values over as JSON text and scalars as plain text. */
+function parseConfigText(key: string, text: string): unknown {
+    try {
+        return JSON.parse(text);
+    } catch {
+        if (key === "identity" || key === "api" || key === "media" || key === "functions") {
+            throw new StageConfigError(`${NAMESPACE}:${key} must be an object, got ${JSON.stringify(text)}`);
+        }
+        return text;
+    }
+}
+
+/** Validates raw stack-file values (already parsed) and fills in defaults. Pure: used by tests directly. */
+export function parseStageConfig(stage: string, raw: Record<string, unknown>): StageConfig {
+    const read = new Reader(raw);
+    const config: StageConfig = {
+        stage,
+        retainStatefulResources: read.boolean("retainStatefulResources", false),
+        logRetentionDays: read.oneOf("logRetentionDays", LOG_RETENTION_DAYS, 7),
+        identity: {
+            allowGuests: read.boolean("identity.allowGuests", false),
+        },
+        api: {
+            throttleRateLimit: read.number("api.throttle.rateLimit", 50, { min: 1, max: 10_000 }),
+            throttleBurstLimit: read.integer("api.throttle.burstLimit", 100, { min: 1, max: 5_000 }),
+            quotaLimit: read.integer("api.quota.limit", 100_000, { min: 1, max: 1_000_000_000 }),
+            quotaPeriod: read.oneOf("api.quota.period", ["DAY", "WEEK", "MONTH"] as const, "DAY"),
+            manageAccountLogging: read.boolean("api.manageAccountLogging", true),
+        },
+        media: {
+            corsOrigins: read.stringList("media.corsOrigins", ["*"]),
+            priceClass: read.oneOf(
+                "media.priceClass",
+                ["PriceClass_100", "PriceClass_200", "PriceClass_All"] as const,
+                "PriceClass_100",
+            ),
+        },
+        functions: {
+            memoryMb: read.integer("functions.memoryMb", 256, { min: 128, max: 10_240 }),
+            timeoutSeconds: read.integer("functions.timeoutSeconds", 10, { min: 1, max: 29 }),
+        },
+    };
+    if (!/^[a-z][a-z0-9-]{0,63}$/.test(stage)) {
+        throw new StageConfigError(
+            `the stack name names the API stage and must be lowercase letters, digits and hyphens, got ${JSON.stringify(stage)}`,
+        );
+    }
+    if (config.api.throttleBurstLimit < config.api.throttleRateLimit) {
+        throw new StageConfigError(
+            `${NAMESPACE}:api.throttle.burstLimit must be at least api.throttle.rateLimit (${config.api.throttleRateLimit}), got ${config.api.throttleBurstLimit}`,
+        );
+    }
+    read.rejectUnknown();
+    return config;
+}
+
+/** Reads dotted keys out of the raw config, remembering which keys it knows so typos are reported. */
+class Reader {
+    private readonly known = new Set<string>();
+
+    constructor(private readonly raw: Record<string, unknown>) {}
+
+    boolean(key: string, fallback: boolean): boolean {
+        const value = this.lookup(key);
+        if (value === undefined) return fallback;
+        if (value === true || value === "true") return true;
+        if (value === false || value === "false") return false;
+        throw this.error(key, "must be true or false", value);
+    }
+
+    number(key: string, fallback: number, range: { min: number; max: number }): number {
+        const value = this.lookup(key);
+        if (value === undefined) return fallback;
+        const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+        if (typeof n !== "number" || !Number.isFinite(n) || n < range.min || n > range.max) {
+            throw this.error(key, `must be a number from ${range.min} to ${range.max}`, value);
+        }
+        return n;
+    }
+
+    integer(key: string, fallback: number, range: { min: number; max: number }): number {
+        const n = this.number(key, fallback, range);
+        if (!Number.isInteger(n)) {
+            throw this.error(key, `must be a whole number from ${range.min} to ${range.max}`, this.lookup(key));
+        }
+        return n;
+    }
+
+    oneOf<T extends string | number>(key: string, allowed: readonly T[], fallback: T): T {
+        const value = this.lookup(key);
+        if (value === undefined) return fallback;
+        const match = allowed.find((a) => a === value || String(a) === value);
+        if (match === undefined) {
+            throw this.error(key, `must be one of ${allowed.join(", ")}`, value);
+        }
+        return match;
+    }
+
+    stringList(key: string, fallback: string[]): string[] {
+        const value = this.lookup(key);
+        if (value === undefined) return fallback;
+        if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === "string" && v !== "")) {
+            throw this.error(key, "must be a non-empty list of strings", value);
+        }
+        return value as string[];
+    }
+
+    /** Every key present in the stack file that no reader asked for is a typo or a removed setting. */
+    rejectUnknown(): void {
+        const walk = (value: unknown, path: string): void => {
+            if (this.known.has(path)) return;
+            if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+                for (const [k, v] of Object.entries(value)) walk(v, path ? `${path}.${k}` : k);
+                return;
+            }
+            throw new StageConfigError(`${NAMESPACE}:${path} is not a setting of this program (got ${JSON.stringify(value)})`);
+        };
+        walk(this.raw, "");
+    }
+
+    private lookup(key: string): unknown {
+        this.known.add(key);
+        let value: unknown = this.raw;
+        for (const part of key.split(".")) {
+            if (value === null || typeof value !== "object" || Array.isArray(value)) return undefined;
+            value = (value as Record<string, unknown>)[part];
+        }
+        if (value !== undefined && value !== null && typeof value === "object" && !Array.isArray(value)) {
+            throw this.error(key, "must be a single value, not an object", value);
+        }
+        return value === null ? undefined : value;
+    }
+
+    private error(key: string, rule: string, value: unknown): StageConfigError {
+        return new StageConfigError(`${NAMESPACE}:${key} ${rule}, got ${JSON.stringify(value)}`);
+    }
+}

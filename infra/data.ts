@@ -1,0 +1,50 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { NOTES_BY_CREATED_AT } from "../functions/notes";
+
+/** Arguments of {@link Data}. */
+export interface DataArgs {
+    /**
+     * Keep the table when the stack is destroyed, with deletion protection and point-in-time
+     * recovery on. Default `false`: the table is deleted with the stack.
+     */
+    retain?: boolean;
+}
+
+/**
+ * The data tier: the notes table. A user's notes are one partition (`ownerId` = Cognito identity id,
+ * `noteId` sort key), a local index orders them by `createdAt`, and a stream with old and new images
+ * feeds the search indexer.
+ */
+export class Data extends pulumi.ComponentResource {
+    /** The notes table. */
+    public readonly notesTable: aws.dynamodb.Table;
+
+    constructor(name: string, args: DataArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mobile-backend:index:Data", name, {}, opts);
+        const retain = args.retain ?? false;
+
+        this.notesTable = new aws.dynamodb.Table(
+            `${name}-notes`,
+            {
+                billingMode: "PAY_PER_REQUEST",
+                hashKey: "ownerId",
+                rangeKey: "noteId",
+                attributes: [
+                    { name: "ownerId", type: "S" },
+                    { name: "noteId", type: "S" },
+                    { name: "createdAt", type: "S" },
+                ],
+                localSecondaryIndexes: [{ name: NOTES_BY_CREATED_AT, rangeKey: "createdAt", projectionType: "ALL" }],
+                serverSideEncryption: { enabled: true },
+                streamEnabled: true,
+                streamViewType: "NEW_AND_OLD_IMAGES",
+                pointInTimeRecovery: { enabled: retain },
+                deletionProtectionEnabled: retain,
+            },
+            { parent: this, retainOnDelete: retain },
+        );
+
+        this.registerOutputs({ notesTable: this.notesTable });
+    }
+}

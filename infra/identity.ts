@@ -1,0 +1,182 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { UPLOADS_PREFIX } from "./media";
+
+/** Arguments of {@link Identity}. */
+export interface IdentityArgs {
+    /** `execute-api` ARN pattern the app may invoke (the API stage's operations). */
+    apiInvokeArn: pulumi.Input<string>;
+    /** ARN of the uploads bucket; each identity may read and write only its own prefix in it. */
+    uploadsBucketArn: pulumi.Input<string>;
+    /**
+     * Let signed-out users get guest (unauthenticated) identities with the same permissions as
+     * signed-in users. Turns on the identity pool's classic flow, see {@link Identity}. Default `false`.
+     */
+    allowGuests?: boolean;
+    /** Keep the user pool (and its users) when the stack is destroyed, with deletion protection. Default `false`. */
+    retain?: boolean;
+}
+
+/** IAM policy variable holding the caller's Cognito identity id. */
+const IDENTITY_ID = "${cognito-identity.amazonaws.com:sub}";
+
+/**
+ * The identity tier. A Cognito user pool and app client for sign-up/sign-in, registered as the
+ * authenticated provider of an identity pool that hands out AWS credentials. The credentials may
+ * invoke the API stage and read/write `uploads/<identity id>/*` of the uploads bucket, nothing more.
+ *
+ * Guests: in Cognito's default (enhanced) flow, guest credentials are cut down by the AWS-managed
+ * `AmazonCognitoUnAuthedIdentitiesSessionPolicy`, which has no `s3:` or `execute-api:` actions, so a
+ * guest role granting them would do nothing. With `allowGuests`, the pool therefore also allows the
+ * classic (basic) flow, where guest credentials carry exactly the guest role below; without it, the
+ * pool allows neither guests nor the classic flow and no guest role exists.
+ */
+export class Identity extends pulumi.ComponentResource {
+    /** The user pool that signs users up and in. */
+    public readonly userPool: aws.cognito.UserPool;
+    /** The mobile app's client of the user pool (public: no secret). */
+    public readonly userPoolClient: aws.cognito.UserPoolClient;
+    /** The identity pool that exchanges sign-ins (and, if allowed, guests) for AWS credentials. */
+    public readonly identityPool: aws.cognito.IdentityPool;
+
+    constructor(name: string, args: IdentityArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mobile-backend:index:Identity", name, {}, opts);
+        const allowGuests = args.allowGuests ?? false;
+        const retain = args.retain ?? false;
+
+        this.userPool = this.createUserPool(name, retain);
+        this.userPoolClient = this.createUserPoolClient(name);
+        this.identityPool = this.createIdentityPool(name, allowGuests);
+        const signedIn = this.createRole(name, "signed-in", "authenticated", args);
+        const guest = allowGuests ? this.createRole(name, "guest", "unauthenticated", args) : undefined;
+        new aws.cognito.IdentityPoolRoleAttachment(
+            `${name}-roles`,
+            {
+                identityPoolId: this.identityPool.id,
+                roles: guest
+                    ? { authenticated: signedIn.arn, unauthenticated: guest.arn }
+                    : { authenticated: signedIn.arn },
+            },
+            { parent: this },
+        );
+
+        this.registerOutputs({
+            userPool: this.userPool,
+            userPoolClient: this.userPoolClient,
+            identityPool: this.identityPool,
+        });
+    }
+
+    private createUserPool(name: string, retain: boolean): aws.cognito.UserPool {
+        return new aws.cognito.UserPool(
+            `${name}-users`,
+            {
+                usernameAttributes: ["email"],
+                autoVerifiedAttributes: ["email"],
+                usernameConfiguration: { caseSensitive: false },
+                passwordPolicy: {
+                    minimumLength: 10,
+                    requireLowercase: true,
+                    requireUppercase: true,
+                    requireNumbers: true,
+                    requireSymbols: false,
+                    temporaryPasswordValidityDays: 3,
+                },
+                accountRecoverySetting: { recoveryMechanisms: [{ name: "verified_email", priority: 1 }] },
+                mfaConfiguration: "OPTIONAL",
+                softwareTokenMfaConfiguration: { enabled: true },
+                deletionProtection: retain ? "ACTIVE" : "INACTIVE",
+            },
+            { parent: this, retainOnDelete: retain },
+        );
+    }
+
+    private createUserPoolClient(name: string): aws.cognito.UserPoolClient {
+        return new aws.cognito.UserPoolClient(
+            `${name}-app`,
+            {
+                userPoolId: this.userPool.id,
+                // A mobile app cannot keep a secret.
+                generateSecret: false,
+                explicitAuthFlows: ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+                preventUserExistenceErrors: "ENABLED",
+                enableTokenRevocation: true,
+                accessTokenValidity: 60,
+                idTokenValidity: 60,
+                refreshTokenValidity: 30,
+                tokenValidityUnits: { accessToken: "minutes", idToken: "minutes", refreshToken: "days" },
+            },
+            { parent: this },
+        );
+    }
+
+    private createIdentityPool(name: string, allowGuests: boolean): aws.cognito.IdentityPool {
+        return new aws.cognito.IdentityPool(
+            `${name}-identities`,
+            {
+                identityPoolName: `${pulumi.getProject()}-${pulumi.getStack()}-${name}`,
+                allowUnauthenticatedIdentities: allowGuests,
+                // Guests need the classic flow to receive their role unreduced (see the class comment).
+                allowClassicFlow: allowGuests,
+                cognitoIdentityProviders: [
+                    {
+                        clientId: this.userPoolClient.id,
+                        providerName: this.userPool.endpoint,
+                        serverSideTokenCheck: true,
+                    },
+                ],
+            },
+            { parent: this },
+        );
+    }
+
+    /** A role only this identity pool can hand out, and only to identities of the given kind. */
+    private createRole(
+        name: string,
+        label: string,
+        amr: "authenticated" | "unauthenticated",
+        args: IdentityArgs,
+    ): aws.iam.Role {
+        const role = new aws.iam.Role(
+            `${name}-${label}`,
+            {
+                description: `Credentials of ${amr} identities of ${pulumi.getProject()} ${pulumi.getStack()}`,
+                assumeRolePolicy: pulumi.jsonStringify({
+                    Version: "2012-10-17",
+                    Statement: [
+                        {
+                            Effect: "Allow",
+                            Principal: { Federated: "cognito-identity.amazonaws.com" },
+                            Action: "sts:AssumeRoleWithWebIdentity",
+                            Condition: {
+                                StringEquals: { "cognito-identity.amazonaws.com:aud": this.identityPool.id },
+                                "ForAnyValue:StringLike": { "cognito-identity.amazonaws.com:amr": amr },
+                            },
+                        },
+                    ],
+                }),
+            },
+            { parent: this },
+        );
+        new aws.iam.RolePolicy(
+            `${name}-${label}`,
+            {
+                role: role.id,
+                policy: pulumi.jsonStringify({
+                    Version: "2012-10-17",
+                    Statement: [
+                        { Sid: "CallTheApi", Effect: "Allow", Action: "execute-api:Invoke", Resource: args.apiInvokeArn },
+                        {
+                            Sid: "OwnUploadsOnly",
+                            Effect: "Allow",
+                            Action: ["s3:PutObject", "s3:GetObject"],
+                            Resource: pulumi.interpolate`${args.uploadsBucketArn}/${UPLOADS_PREFIX}${IDENTITY_ID}/*`,
+                        },
+                    ],
+                }),
+            },
+            { parent: role },
+        );
+        return role;
+    }
+}

@@ -1,0 +1,85 @@
+import type * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import { handleNotesRequest } from "../functions/notes";
+import { createNoteSchema, updateNoteSchema } from "../functions/notes-schema";
+import type { ApiService } from "./api";
+import { AppFunction } from "./function";
+
+/** Arguments of {@link NotesService}. */
+export interface NotesServiceArgs {
+    /** The notes table. */
+    table: aws.dynamodb.Table;
+    /** Base URL that serves uploads (`https://<cloudfront domain>`), for the notes' `mediaUrl`. */
+    mediaBaseUrl: pulumi.Input<string>;
+    /** Memory of the function in MB. */
+    memoryMb: number;
+    /** Timeout of the function in seconds. */
+    timeoutSeconds: number;
+    /** Retention of the function's logs in days. */
+    logRetentionDays: number;
+}
+
+/**
+ * The notes service: the function behind `/notes` that stores and retrieves a user's notes in
+ * DynamoDB. It may only read and write items of the notes table (and query its indexes).
+ */
+export class NotesService extends pulumi.ComponentResource {
+    /** The function that serves the notes routes. */
+    public readonly function: aws.lambda.Function;
+    /** The routes of the service, for the API tier. */
+    public readonly api: ApiService;
+
+    constructor(name: string, args: NotesServiceArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mobile-backend:index:NotesService", name, {}, opts);
+
+        const handler = new AppFunction<APIGatewayProxyEvent, APIGatewayProxyResult>(
+            `${name}-function`,
+            {
+                description: "Stores and retrieves the notes of the calling Cognito identity",
+                callbackFactory: () => {
+                    // Built once per cold start from the runtime's AWS SDK, configured by the environment.
+                    const { DynamoDBClient } = require("@aws-sdk/client-dynamodb");
+                    const { DynamoDBDocumentClient } = require("@aws-sdk/lib-dynamodb");
+                    const db = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+                    const settings = {
+                        tableName: process.env.NOTES_TABLE ?? "",
+                        mediaBaseUrl: process.env.MEDIA_BASE_URL ?? "",
+                    };
+                    return (event: APIGatewayProxyEvent) => handleNotesRequest(event, db, settings);
+                },
+                environment: { NOTES_TABLE: args.table.name, MEDIA_BASE_URL: args.mediaBaseUrl },
+                statements: [
+                    {
+                        Action: [
+                            "dynamodb:GetItem",
+                            "dynamodb:PutItem",
+                            "dynamodb:UpdateItem",
+                            "dynamodb:DeleteItem",
+                            "dynamodb:Query",
+                        ],
+                        Resource: [args.table.arn, pulumi.interpolate`${args.table.arn}/index/*`],
+                    },
+                ],
+                memoryMb: args.memoryMb,
+                timeoutSeconds: args.timeoutSeconds,
+                logRetentionDays: args.logRetentionDays,
+            },
+            { parent: this },
+        );
+        this.function = handler.function;
+        this.api = {
+            name: "notes",
+            function: this.function,
+            routes: [
+                { method: "POST", path: "/notes", requestSchema: createNoteSchema },
+                { method: "GET", path: "/notes" },
+                { method: "GET", path: "/notes/{noteId}" },
+                { method: "PUT", path: "/notes/{noteId}", requestSchema: updateNoteSchema },
+                { method: "DELETE", path: "/notes/{noteId}" },
+            ],
+        };
+
+        this.registerOutputs({ function: this.function });
+    }
+}

@@ -1,0 +1,181 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { parse } from "yaml";
+
+/** Fake account and region the mocks report. */
+export const ACCOUNT = "123456789012";
+export const REGION = "us-east-1";
+export const PROJECT = "mobile-backend";
+const ROOT = path.resolve(__dirname, "..", "..");
+
+/** A resource the program registered, with what the engine would have received. */
+export interface RecordedResource {
+    type: string;
+    name: string;
+    urn: string;
+    /** URN of the parent ("" for the stack's direct children). */
+    parent: string;
+    inputs: Record<string, any>;
+    retainOnDelete: boolean;
+    protect: boolean;
+    /** URNs of explicit and implicit dependencies. */
+    dependencies: string[];
+}
+
+/** Everything registered so far, in registration order. */
+export class Recorder {
+    readonly resources: RecordedResource[] = [];
+    private readonly pending = new Map<string, Omit<RecordedResource, "inputs">>();
+
+    /** Resources of a type, optionally with a given name. */
+    all(type: string, name?: string): RecordedResource[] {
+        return this.resources.filter((r) => r.type === type && (name === undefined || r.name === name));
+    }
+
+    /** The single resource of a type (and name); throws if there is not exactly one. */
+    one(type: string, name?: string): RecordedResource {
+        const found = this.all(type, name);
+        if (found.length !== 1) {
+            throw new Error(`expected one ${type}${name ? ` named ${name}` : ""}, found ${found.length}`);
+        }
+        return found[0];
+    }
+
+    /** The resource with this URN. */
+    byUrn(urn: string): RecordedResource | undefined {
+        return this.resources.find((r) => r.urn === urn);
+    }
+
+    /** Called by the monitor wrapper with what the engine is told about each resource. */
+    noteRegistration(key: string, entry: Omit<RecordedResource, "inputs">): void {
+        this.pending.set(key, entry);
+    }
+
+    noteInputs(key: string, inputs: Record<string, any>): void {
+        const entry = this.pending.get(key);
+        if (entry) this.resources.push({ ...entry, inputs });
+    }
+}
+
+/**
+ * Installs Pulumi mocks that synthesize the outputs AWS would compute (ARNs, ids, URLs), refuse any
+ * provider function call (the program must not depend on one), and record every resource with its
+ * parent and resource options. Call before the program is loaded.
+ */
+export function installMocks(stack: string, config: Record<string, string>): Recorder {
+    const recorder = new Recorder();
+    pulumi.runtime.setAllConfig(config);
+    void pulumi.runtime.setMocks(
+        {
+            newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, any> } {
+                const id = `${args.name}-id`;
+                recorder.noteInputs(`${args.type}::${args.name}`, args.inputs);
+                return { id, state: { ...args.inputs, ...computedOutputs(args.type, args.name, id, args.inputs, stack) } };
+            },
+            call(args: pulumi.runtime.MockCallArgs): Record<string, any> {
+                throw new Error(`unexpected provider function call ${args.token}`);
+            },
+        },
+        PROJECT,
+        stack,
+        false,
+    );
+    // The mock monitor sees each registration request; keep what mocks' newResource is not shown.
+    const monitor = pulumi.runtime.getMonitor() as unknown as {
+        registerResource(req: RegisterRequest, callback: (err: unknown, res: unknown) => void): void;
+        newUrn(parent: string, type: string, name: string): string;
+    };
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req, callback) => {
+        recorder.noteRegistration(`${req.getType()}::${req.getName()}`, {
+            type: req.getType(),
+            name: req.getName(),
+            urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
+            parent: req.getParent(),
+            retainOnDelete: req.getRetainondelete?.() ?? false,
+            protect: req.getProtect?.() ?? false,
+            dependencies: req.getDependenciesList(),
+        });
+        register(req, callback);
+    };
+    return recorder;
+}
+
+interface RegisterRequest {
+    getType(): string;
+    getName(): string;
+    getParent(): string;
+    getRetainondelete?(): boolean;
+    getProtect?(): boolean;
+    getDependenciesList(): string[];
+}
+
+/** Outputs AWS computes that the program reads; shaped like the real ones. */
+function computedOutputs(type: string, name: string, id: string, inputs: Record<string, any>, stack: string): Record<string, unknown> {
+    const arn = (service: string, resource: string) => `arn:aws:${service}:${REGION}:${ACCOUNT}:${resource}`;
+    const physical = inputs.name ?? `${name}-abc1234`;
+    switch (type) {
+        case "aws:s3/bucket:Bucket": {
+            const bucket = inputs.bucket ?? `${name}-abc1234`;
+            return { bucket, arn: `arn:aws:s3:::${bucket}`, bucketRegionalDomainName: `${bucket}.s3.${REGION}.amazonaws.com` };
+        }
+        case "aws:cloudfront/distribution:Distribution":
+            return { arn: `arn:aws:cloudfront::${ACCOUNT}:distribution/E${id}`, domainName: "d1234abcd.cloudfront.net" };
+        case "aws:dynamodb/table:Table":
+            return {
+                name: physical,
+                arn: arn("dynamodb", `table/${physical}`),
+                streamArn: arn("dynamodb", `table/${physical}/stream/2026-01-01T00:00:00.000`),
+            };
+        case "aws:lambda/function:Function":
+            return {
+                name: physical,
+                arn: arn("lambda", `function:${physical}`),
+                invokeArn: `arn:aws:apigateway:${REGION}:lambda:path/2015-03-31/functions/${arn("lambda", `function:${physical}`)}/invocations`,
+            };
+        case "aws:apigateway/restApi:RestApi":
+            return { executionArn: arn("execute-api", id), rootResourceId: "root" };
+        case "aws:apigateway/stage:Stage":
+            return {
+                executionArn: arn("execute-api", `${inputs.restApi}/${inputs.stageName}`),
+                invokeUrl: `https://${inputs.restApi}.execute-api.${REGION}.amazonaws.com/${inputs.stageName}/`,
+            };
+        case "aws:apigateway/apiKey:ApiKey":
+            return { value: `key-value-of-${stack}` };
+        case "aws:cognito/userPool:UserPool":
+            return { endpoint: `cognito-idp.${REGION}.amazonaws.com/${REGION}_${id}`, arn: arn("cognito-idp", `userpool/${id}`) };
+        case "aws:iam/role:Role":
+            return { name: physical, arn: `arn:aws:iam::${ACCOUNT}:role/${physical}` };
+        case "aws:cloudwatch/logGroup:LogGroup":
+            return { name: physical, arn: arn("logs", `log-group:${physical}`) };
+        default:
+            return { arn: arn(type.split(":")[1].split("/")[0], `${name}`) };
+    }
+}
+
+/** A stack file's config, as the Pulumi CLI would hand it to the program (objects as JSON text). */
+export function stackConfig(stage: string, overrides: Record<string, unknown> = {}): Record<string, string> {
+    const file = path.join(ROOT, `Pulumi.${stage}.yaml`);
+    const parsed = parse(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> };
+    const config: Record<string, string> = {};
+    for (const [key, value] of Object.entries({ ...(parsed.config ?? {}), ...overrides })) {
+        config[key] = typeof value === "string" ? value : JSON.stringify(value);
+    }
+    return config;
+}
+
+/** Resolves an output (or plain value) to its value under mocks. */
+export function valueOf<T>(output: pulumi.Input<T>): Promise<T> {
+    return new Promise((resolve) => pulumi.output(output).apply((v) => resolve(v as T)));
+}
+
+/** Waits until every registration the program started has reached the mocks. */
+export async function settle(recorder: Recorder): Promise<void> {
+    let last = -1;
+    for (let stable = 0; stable < 5; ) {
+        await new Promise((r) => setTimeout(r, 20));
+        stable = recorder.resources.length === last ? stable + 1 : 0;
+        last = recorder.resources.length;
+    }
+}
