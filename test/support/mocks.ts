@@ -179,3 +179,32 @@ export async function settle(recorder: Recorder): Promise<void> {
         last = recorder.resources.length;
     }
 }
+
+/** The deployment package of a function as the program would upload it. */
+export interface FunctionArchive {
+    /** Logical name of the function resource. */
+    name: string;
+    /** File name → contents of every file in the archive. */
+    files: Record<string, string>;
+    /** Total bytes of the files. */
+    bytes: number;
+    /** Environment variables the function is deployed with. */
+    environment: Record<string, string>;
+}
+
+/** The archives of every Lambda function the program registered, by logical name. */
+export async function functionArchives(recorder: Recorder): Promise<Record<string, FunctionArchive>> {
+    const archives: Record<string, FunctionArchive> = {};
+    for (const fn of recorder.all("aws:lambda/function:Function")) {
+        const assets = (await fn.inputs.code.assets) as Record<string, { text: Promise<string> }>;
+        const files: Record<string, string> = {};
+        for (const [file, asset] of Object.entries(assets)) files[file] = await asset.text;
+        archives[fn.name] = {
+            name: fn.name,
+            files,
+            bytes: Object.values(files).reduce((sum, text) => sum + Buffer.byteLength(text), 0),
+            environment: fn.inputs.environment?.variables ?? {},
+        };
+    }
+    return archives;
+}
