@@ -232,7 +232,8 @@ class NotesStore {
     /** A cursor only ever continues the caller's own listing: the owner comes from the caller. */
     private startKey(cursor: string): Record<string, string> {
         const { n, c } = decodeCursor(cursor);
-        if (typeof n !== "string" || typeof c !== "string") {
+        // A decodable cursor is still client input: keys DynamoDB would reject must be a 400, not a 500.
+        if (typeof n !== "string" || typeof c !== "string" || !isNoteId(n) || !isTimestamp(c)) {
             throw new ApiError("BadRequest", "cursor is not a cursor this API returned.");
         }
         return { ownerId: this.ownerId, noteId: n, createdAt: c };
@@ -272,6 +273,16 @@ function pathNoteId(event: APIGatewayProxyEvent): string {
     const problem = firstSchemaViolation(noteIdSchema, noteId, "noteId");
     if (problem !== undefined) throw new ApiError("BadRequest", problem);
     return noteId;
+}
+
+function isNoteId(value: string): boolean {
+    return firstSchemaViolation(noteIdSchema, value) === undefined;
+}
+
+/** A `createdAt` as this function writes it: `Date.prototype.toISOString` output. */
+function isTimestamp(value: string): boolean {
+    const time = Date.parse(value);
+    return !Number.isNaN(time) && new Date(time).toISOString() === value;
 }
 
 function validate(schema: JsonSchema, body: Record<string, unknown>): void {

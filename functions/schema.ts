@@ -48,14 +48,16 @@ export function firstSchemaViolation(schema: JsonSchema, value: unknown, path = 
     if (value !== null && typeof value === "object" && !Array.isArray(value)) {
         const record = value as Record<string, unknown>;
         for (const key of schema.required ?? []) {
-            if (!(key in record)) return `${qualify(path, key)} is required.`;
+            if (!Object.hasOwn(record, key)) return `${qualify(path, key)} is required.`;
         }
         const keys = Object.keys(record);
         if (schema.minProperties !== undefined && keys.length < schema.minProperties) {
             return `${name} must set at least one of ${Object.keys(schema.properties ?? {}).join(", ")}.`;
         }
         for (const key of keys) {
-            const child = schema.properties?.[key];
+            // Own properties only: `constructor` or `__proto__` must not find Object.prototype members.
+            const properties = schema.properties ?? {};
+            const child = Object.hasOwn(properties, key) ? properties[key] : undefined;
             if (child === undefined) {
                 if (schema.additionalProperties === false) return `${qualify(path, key)} is not a known field.`;
                 continue;

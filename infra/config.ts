@@ -153,18 +153,18 @@ class Reader {
         throw this.error(key, "must be true or false", value);
     }
 
-    number(key: string, fallback: number, range: { min: number; max: number }): number {
+    number(key: string, fallback: number, range: { min: number; max: number }, rule = "a number"): number {
         const value = this.lookup(key);
         if (value === undefined) return fallback;
         const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
         if (typeof n !== "number" || !Number.isFinite(n) || n < range.min || n > range.max) {
-            throw this.error(key, `must be a number from ${range.min} to ${range.max}`, value);
+            throw this.error(key, `must be ${rule} from ${range.min} to ${range.max}`, value);
         }
         return n;
     }
 
     integer(key: string, fallback: number, range: { min: number; max: number }): number {
-        const n = this.number(key, fallback, range);
+        const n = this.number(key, fallback, range, "a whole number");
         if (!Number.isInteger(n)) {
             throw this.error(key, `must be a whole number from ${range.min} to ${range.max}`, this.lookup(key));
         }

@@ -5,6 +5,8 @@ export interface LoadedProgram {
     recorder: Recorder;
     /** Resolved stack outputs. */
     outputs: Record<string, unknown>;
+    /** Names of the stack outputs that are secrets. */
+    secretOutputs: string[];
     /** Function archives by logical name. */
     archives: Record<string, FunctionArchive>;
 }
@@ -19,10 +21,15 @@ export async function loadProgram(stage: string, overrides: Record<string, unkno
         const mocks = await import("./mocks");
         const recorder = mocks.installMocks(stage, mocks.stackConfig(stage, overrides));
         const program: Record<string, unknown> = await import("../../index");
+        const pulumi = await import("@pulumi/pulumi");
         const outputs: Record<string, unknown> = {};
-        for (const [key, value] of Object.entries(program)) outputs[key] = await mocks.valueOf(value);
+        const secretOutputs: string[] = [];
+        for (const [key, value] of Object.entries(program)) {
+            outputs[key] = await mocks.valueOf(value);
+            if (pulumi.Output.isInstance(value) && (await pulumi.isSecret(value))) secretOutputs.push(key);
+        }
         await mocks.settle(recorder);
-        loaded = { recorder, outputs, archives: await mocks.functionArchives(recorder) };
+        loaded = { recorder, outputs, secretOutputs, archives: await mocks.functionArchives(recorder) };
     });
     if (!loaded) throw new Error(`the program did not load for ${stage}`);
     return loaded;
