@@ -5,5 +5,6 @@ module.exports = {
     testMatch: ["**/*.test.ts"],
     // Type checking is `tsc --noEmit` (npm test runs it first); ts-jest only transpiles.
     transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: { isolatedModules: true } }] },
+    reporters: ["default", "<rootDir>/test/support/summary-reporter.js"],
     testTimeout: 60000,
 };
