@@ -63,4 +63,6 @@ export const clientConfig = pulumi.secret({
     uploadsPrefix: UPLOADS_PREFIX,
     mediaBaseUrl,
     allowGuests: config.identity.allowGuests,
+    // Guests use the classic flow, which names the role to assume.
+    ...(identity.guestRoleArn ? { guestRoleArn: identity.guestRoleArn } : {}),
 });

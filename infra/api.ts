@@ -15,14 +15,19 @@ export interface ApiRoute {
      * non-conforming bodies with 400 before the function runs. Its `title` names the model. Default: none.
      */
     requestSchema?: JsonSchema;
+    /**
+     * Answer with this response from API Gateway itself (no function), e.g. for a feature a stage has
+     * turned off. Default: none (the service's function answers).
+     */
+    fixedResponse?: { statusCode: number; body: Record<string, unknown> };
 }
 
 /** A function and the routes it serves (Lambda proxy integration). */
 export interface ApiService {
     /** Short name of the service, unique within the API (names its invoke permission). */
     name: string;
-    /** The function that serves the routes. */
-    function: aws.lambda.Function;
+    /** The function that serves the routes; none when every route has a fixed response. */
+    function?: aws.lambda.Function;
     /** The routes it serves. */
     routes: ApiRoute[];
 }
@@ -81,7 +86,6 @@ export class Api extends pulumi.ComponentResource {
                 body,
                 apiKeySource: "HEADER",
                 endpointConfiguration: { types: "REGIONAL" },
-                failOnWarnings: true,
             },
             { parent: this },
         );
@@ -171,6 +175,15 @@ export class Api extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: account ? [account] : [] },
         );
+        // API Gateway would create this group itself, without retention and outside the stack.
+        const executionLogs = new aws.cloudwatch.LogGroup(
+            `${name}-execution-logs`,
+            {
+                name: pulumi.interpolate`API-Gateway-Execution-Logs_${this.restApi.id}/${args.stageName}`,
+                retentionInDays: args.logRetentionDays,
+            },
+            { parent: this },
+        );
         new aws.apigateway.MethodSettings(
             `${name}-metrics`,
             {
@@ -179,7 +192,7 @@ export class Api extends pulumi.ComponentResource {
                 methodPath: "*/*",
                 settings: { metricsEnabled: true, loggingLevel: "ERROR", dataTraceEnabled: false },
             },
-            { parent: this, dependsOn: account ? [account] : [] },
+            { parent: this, dependsOn: account ? [account, executionLogs] : [executionLogs] },
         );
         return stage;
     }
@@ -212,6 +225,7 @@ export class Api extends pulumi.ComponentResource {
     /** Each function may be invoked by this API's stage, and by nothing else. */
     private grantInvoke(name: string, services: ApiService[]): void {
         for (const service of services) {
+            if (!service.function) continue;
             new aws.lambda.Permission(
                 `${name}-${service.name}-invoke`,
                 {
@@ -232,7 +246,9 @@ export class Api extends pulumi.ComponentResource {
  * gateway error responses in the functions' error shape.
  */
 export function openApiDocument(title: string, services: ApiService[]): pulumi.Output<string> {
-    const withArns = services.map((service) => service.function.invokeArn.apply((arn) => ({ service, arn })));
+    const withArns = services.map((service) =>
+        pulumi.output(service.function?.invokeArn).apply((arn) => ({ service, arn })),
+    );
     return pulumi.all(withArns).apply((resolved) => {
         const paths: Record<string, Record<string, unknown>> = {};
         const schemas: Record<string, JsonSchema> = {};
@@ -241,13 +257,7 @@ export function openApiDocument(title: string, services: ApiService[]): pulumi.O
                 const operation: Record<string, unknown> = {
                     operationId: operationId(route),
                     security: [{ sigv4: [], api_key: [] }],
-                    responses: { default: { description: "JSON response" } },
-                    "x-amazon-apigateway-integration": {
-                        type: "aws_proxy",
-                        httpMethod: "POST",
-                        uri: arn,
-                        passthroughBehavior: "when_no_match",
-                    },
+                    ...integration(route, arn),
                 };
                 const parameters = [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => ({
                     name: m[1],
@@ -296,6 +306,39 @@ export function openApiDocument(title: string, services: ApiService[]): pulumi.O
             },
         });
     });
+}
+
+/** How API Gateway answers a route: through the service's function, or by itself. */
+function integration(route: ApiRoute, functionArn: string | undefined): Record<string, unknown> {
+    if (route.fixedResponse) {
+        const status = String(route.fixedResponse.statusCode);
+        return {
+            responses: { [status]: { description: "Fixed response" } },
+            "x-amazon-apigateway-integration": {
+                type: "mock",
+                passthroughBehavior: "when_no_match",
+                requestTemplates: { "application/json": `{"statusCode": ${status}}` },
+                responses: {
+                    default: {
+                        statusCode: status,
+                        responseTemplates: { "application/json": JSON.stringify(route.fixedResponse.body) },
+                    },
+                },
+            },
+        };
+    }
+    if (functionArn === undefined) {
+        throw new Error(`${route.method} ${route.path} has neither a function nor a fixed response`);
+    }
+    return {
+        responses: { "200": { description: "JSON response; errors are {success: false, error: {code, message}}" } },
+        "x-amazon-apigateway-integration": {
+            type: "aws_proxy",
+            httpMethod: "POST",
+            uri: functionArn,
+            passthroughBehavior: "when_no_match",
+        },
+    };
 }
 
 function operationId(route: ApiRoute): string {

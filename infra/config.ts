@@ -6,6 +6,19 @@ export type QuotaPeriod = "DAY" | "WEEK" | "MONTH";
 /** CloudFront price classes: which edge locations serve the media. */
 export type PriceClass = "PriceClass_100" | "PriceClass_200" | "PriceClass_All";
 
+/** Which search engine backs `/search`. */
+export type SearchEngine = "cloudsearch" | "none";
+
+/** CloudSearch instance types, smallest first. */
+export const CLOUDSEARCH_INSTANCE_TYPES = [
+    "search.small",
+    "search.medium",
+    "search.large",
+    "search.xlarge",
+    "search.2xlarge",
+] as const;
+export type CloudSearchInstanceType = (typeof CLOUDSEARCH_INSTANCE_TYPES)[number];
+
 /**
  * Everything that differs between stages, read from the stack file (`Pulumi.<stage>.yaml`) under the
  * `mobile-backend:` namespace. Every field has a default, so an empty stack file deploys a dev-like stage.
@@ -49,6 +62,32 @@ export interface StageConfig {
         /** `media.priceClass` — CloudFront price class. Default `PriceClass_100`. */
         priceClass: PriceClass;
     };
+    search: {
+        /**
+         * `search.engine` — `cloudsearch` (a CloudSearch domain backs `/search`) or `none` (no search
+         * resources; `/search` answers 501). Default `cloudsearch`.
+         */
+        engine: SearchEngine;
+        /**
+         * `search.domainName` — use this existing CloudSearch domain instead of creating one (CloudSearch
+         * is closed to new AWS customers). The program defines the index fields it needs on it. Default: none.
+         */
+        domainName?: string;
+        /** `search.instanceType` — instance type of a created domain. Default `search.small`. */
+        instanceType: CloudSearchInstanceType;
+        /** `search.multiAz` — spread a created domain over two Availability Zones. Default `false`. */
+        multiAz: boolean;
+        /** `search.replicationCount` — replicas of a created domain's index, 1–5. Default `1`. */
+        replicationCount: number;
+        /** `search.stream.batchSize` — stream records per indexer invocation, 1–10000. Default `100`. */
+        batchSize: number;
+        /** `search.stream.batchWindowSeconds` — how long to gather a batch, 0–300 s. Default `1`. */
+        batchWindowSeconds: number;
+        /** `search.stream.maxRetryAttempts` — retries of a failing batch before it goes to the queue, 0–10000. Default `10`. */
+        maxRetryAttempts: number;
+        /** `search.stream.maxRecordAgeSeconds` — age after which a record goes to the queue, 60–604800 s. Default `86400`. */
+        maxRecordAgeSeconds: number;
+    };
     functions: {
         /** `functions.memoryMb` — memory of every function, 128–10240 MB. Default `256`. */
         memoryMb: number;
@@ -66,19 +105,20 @@ export const LOG_RETENTION_DAYS = [
 export class StageConfigError extends Error {}
 
 const NAMESPACE = "mobile-backend";
+/** Settings that are objects in the stack file. */
+const OBJECT_KEYS = ["identity", "api", "media", "search", "functions"];
 
 /**
  * Reads the stage's settings from the Pulumi config of the running stack.
  * Throws {@link StageConfigError} naming the key and the bad value.
  */
 export function loadStageConfig(): StageConfig {
-    const config = new pulumi.Config(NAMESPACE);
     const raw: Record<string, unknown> = {};
-    for (const key of ["retainStatefulResources", "logRetentionDays", "identity", "api", "media", "functions"]) {
-        const text = config.get(key);
-        if (text !== undefined) {
-            raw[key] = parseConfigText(key, text);
-        }
+    // Every key of the namespace, so that a misspelled one is reported rather than ignored.
+    for (const [fullKey, text] of Object.entries(pulumi.runtime.allConfig())) {
+        if (!fullKey.startsWith(`${NAMESPACE}:`)) continue;
+        const key = fullKey.slice(NAMESPACE.length + 1);
+        raw[key] = parseConfigText(key, text);
     }
     return parseStageConfig(pulumi.getStack(), raw);
 }
@@ -88,7 +128,7 @@ function parseConfigText(key: string, text: string): unknown {
     try {
         return JSON.parse(text);
     } catch {
-        if (key === "identity" || key === "api" || key === "media" || key === "functions") {
+        if (OBJECT_KEYS.includes(key)) {
             throw new StageConfigError(`${NAMESPACE}:${key} must be an object, got ${JSON.stringify(text)}`);
         }
         return text;
@@ -120,6 +160,17 @@ export function parseStageConfig(stage: string, raw: Record<string, unknown>): S
                 "PriceClass_100",
             ),
         },
+        search: {
+            engine: read.oneOf("search.engine", ["cloudsearch", "none"] as const, "cloudsearch"),
+            domainName: read.optionalString("search.domainName", /^[a-z][a-z0-9-]{2,27}$/, "a CloudSearch domain name (3–28 lowercase letters, digits and hyphens, starting with a letter)"),
+            instanceType: read.oneOf("search.instanceType", CLOUDSEARCH_INSTANCE_TYPES, "search.small"),
+            multiAz: read.boolean("search.multiAz", false),
+            replicationCount: read.integer("search.replicationCount", 1, { min: 1, max: 5 }),
+            batchSize: read.integer("search.stream.batchSize", 100, { min: 1, max: 10_000 }),
+            batchWindowSeconds: read.integer("search.stream.batchWindowSeconds", 1, { min: 0, max: 300 }),
+            maxRetryAttempts: read.integer("search.stream.maxRetryAttempts", 10, { min: 0, max: 10_000 }),
+            maxRecordAgeSeconds: read.integer("search.stream.maxRecordAgeSeconds", 86_400, { min: 60, max: 604_800 }),
+        },
         functions: {
             memoryMb: read.integer("functions.memoryMb", 256, { min: 128, max: 10_240 }),
             timeoutSeconds: read.integer("functions.timeoutSeconds", 10, { min: 1, max: 29 }),
@@ -128,6 +179,11 @@ export function parseStageConfig(stage: string, raw: Record<string, unknown>): S
     if (!/^[a-z][a-z0-9-]{0,63}$/.test(stage)) {
         throw new StageConfigError(
             `the stack name names the API stage and must be lowercase letters, digits and hyphens, got ${JSON.stringify(stage)}`,
+        );
+    }
+    if (config.search.engine === "none" && config.search.domainName !== undefined) {
+        throw new StageConfigError(
+            `${NAMESPACE}:search.domainName names a domain to use, but search.engine is none, got ${JSON.stringify(config.search.domainName)}`,
         );
     }
     if (config.api.throttleBurstLimit < config.api.throttleRateLimit) {
@@ -179,6 +235,13 @@ class Reader {
             throw this.error(key, `must be one of ${allowed.join(", ")}`, value);
         }
         return match;
+    }
+
+    optionalString(key: string, pattern: RegExp, rule: string): string | undefined {
+        const value = this.lookup(key);
+        if (value === undefined) return undefined;
+        if (typeof value !== "string" || !pattern.test(value)) throw this.error(key, `must be ${rule}`, value);
+        return value;
     }
 
     stringList(key: string, fallback: string[]): string[] {

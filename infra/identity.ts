@@ -38,6 +38,11 @@ export class Identity extends pulumi.ComponentResource {
     public readonly userPoolClient: aws.cognito.UserPoolClient;
     /** The identity pool that exchanges sign-ins (and, if allowed, guests) for AWS credentials. */
     public readonly identityPool: aws.cognito.IdentityPool;
+    /**
+     * ARN of the guest role, when guests are allowed: the classic flow's
+     * `AssumeRoleWithWebIdentity` call names it. Otherwise undefined.
+     */
+    public readonly guestRoleArn: pulumi.Output<string> | undefined;
 
     constructor(name: string, args: IdentityArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mobile-backend:index:Identity", name, {}, opts);
@@ -49,6 +54,7 @@ export class Identity extends pulumi.ComponentResource {
         this.identityPool = this.createIdentityPool(name, allowGuests);
         const signedIn = this.createRole(name, "signed-in", "authenticated", args);
         const guest = allowGuests ? this.createRole(name, "guest", "unauthenticated", args) : undefined;
+        this.guestRoleArn = guest?.arn;
         new aws.cognito.IdentityPoolRoleAttachment(
             `${name}-roles`,
             {
@@ -64,6 +70,7 @@ export class Identity extends pulumi.ComponentResource {
             userPool: this.userPool,
             userPoolClient: this.userPoolClient,
             identityPool: this.identityPool,
+            guestRoleArn: this.guestRoleArn,
         });
     }
 

@@ -40,7 +40,7 @@ export class Media extends pulumi.ComponentResource {
 
         this.bucket = this.createBucket(name, retain, args.corsOrigins ?? ["*"]);
         this.distribution = this.createDistribution(name, args.priceClass ?? "PriceClass_100");
-        this.createBucketPolicy(name);
+        this.createBucketPolicy(name, retain);
         this.baseUrl = pulumi.interpolate`https://${this.distribution.domainName}`;
 
         this.registerOutputs({ bucket: this.bucket, distribution: this.distribution, baseUrl: this.baseUrl });
@@ -173,7 +173,7 @@ export class Media extends pulumi.ComponentResource {
     }
 
     /** Only this distribution may read uploads, and nobody may use the bucket without TLS. */
-    private createBucketPolicy(name: string): aws.s3.BucketPolicy {
+    private createBucketPolicy(name: string, retain: boolean): aws.s3.BucketPolicy {
         return new aws.s3.BucketPolicy(
             `${name}-uploads`,
             {
@@ -200,7 +200,8 @@ export class Media extends pulumi.ComponentResource {
                     ],
                 }),
             },
-            { parent: this },
+            // A retained bucket keeps refusing plain HTTP after the stack is gone.
+            { parent: this, retainOnDelete: retain },
         );
     }
 }

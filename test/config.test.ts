@@ -29,6 +29,17 @@ test("an empty stack file gives a destroyable stage with documented defaults", (
             manageAccountLogging: true,
         },
         media: { corsOrigins: ["*"], priceClass: "PriceClass_100" },
+        search: {
+            engine: "cloudsearch",
+            domainName: undefined,
+            instanceType: "search.small",
+            multiAz: false,
+            replicationCount: 1,
+            batchSize: 100,
+            batchWindowSeconds: 1,
+            maxRetryAttempts: 10,
+            maxRecordAgeSeconds: 86400,
+        },
         functions: { memoryMb: 256, timeoutSeconds: 10 },
     });
 });
@@ -63,6 +74,12 @@ test.each([
 
 test("rejects a stack name that cannot name an API stage", () => {
     expect(() => parseStageConfig("Prod_1", {})).toThrow('got "Prod_1"');
+});
+
+test("the program refuses a misspelled setting instead of ignoring it", async () => {
+    await expect(loadProgram("dev", { "mobile-backend:logRetentionDay": 30 })).rejects.toThrow(
+        "mobile-backend:logRetentionDay is not a setting of this program",
+    );
 });
 
 test("the program refuses to run with a bad value in its stack file", async () => {

@@ -71,7 +71,10 @@ describe("every stage", () => {
             uploadsPrefix: "uploads/",
             mediaBaseUrl: outputs.mediaBaseUrl,
             allowGuests: true,
+            guestRoleArn: "arn:aws:iam::123456789012:role/identity-guest-abc1234",
         });
+        // Without guests there is no guest role to name.
+        expect(prod.outputs.clientConfig).not.toHaveProperty("guestRoleArn");
     });
 });
 
@@ -277,10 +280,12 @@ describe("api tier", () => {
             expect(stageInputs.stageName).toBe(stage);
             expect(stageInputs.accessLogSettings.destinationArn).toContain(`/aws/apigateway/mobile-backend/${stage}/api/access`);
             expect(JSON.parse(stageInputs.accessLogSettings.format)).toMatchObject({ identityId: "$context.identity.cognitoIdentityId" });
-            expect(program.recorder.one("aws:apigateway/methodSettings:MethodSettings").inputs).toMatchObject({
-                methodPath: "*/*",
-                settings: { metricsEnabled: true },
-            });
+            const settings = program.recorder.one("aws:apigateway/methodSettings:MethodSettings");
+            expect(settings.inputs).toMatchObject({ methodPath: "*/*", settings: { metricsEnabled: true, loggingLevel: "ERROR" } });
+            // The execution-log group API Gateway writes to exists first, with the stage's retention.
+            const executionLogs = program.recorder.one("aws:cloudwatch/logGroup:LogGroup", "api-execution-logs");
+            expect(executionLogs.inputs.name).toBe(`API-Gateway-Execution-Logs_api-api-id/${stage}`);
+            expect(settings.dependencies).toContain(executionLogs.urn);
         }
     });
 
@@ -372,6 +377,17 @@ describe("dev and prod differ only as the stack files say", () => {
         ["aws:dynamodb/table:Table", "data-notes"],
         ["aws:cognito/userPool:UserPool", "identity-users"],
     ];
+
+    test("a retained bucket keeps its protections: public access block, encryption and TLS-only policy", () => {
+        for (const type of [
+            "aws:s3/bucketPolicy:BucketPolicy",
+            "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+            "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        ]) {
+            expect({ type, retained: prod.recorder.one(type).retainOnDelete }).toEqual({ type, retained: true });
+        }
+    });
 
     test.each(stateful)("prod keeps %s %s on destroy; dev deletes it", (type, name) => {
         expect(prod.recorder.one(type, name).retainOnDelete).toBe(true);
