@@ -6,6 +6,7 @@ import { Data } from "./infra/data";
 import { Identity } from "./infra/identity";
 import { Media, UPLOADS_PREFIX } from "./infra/media";
 import { NotesService } from "./infra/notes";
+import { Search } from "./infra/search";
 
 // Every difference between stages comes from Pulumi.<stage>.yaml.
 const config = loadStageConfig();
@@ -27,9 +28,24 @@ const notes = new NotesService("notes", {
     mediaBaseUrl: media.baseUrl,
     ...functionSettings,
 });
-// Search (issue: search tier) and notifications (issue: notification tier) add their services here.
+const search = new Search("search", {
+    engine: config.search.engine,
+    existingDomainName: config.search.domainName,
+    instanceType: config.search.instanceType,
+    multiAz: config.search.multiAz,
+    replicationCount: config.search.replicationCount,
+    table: data.notesTable,
+    mediaBaseUrl: media.baseUrl,
+    stream: {
+        batchSize: config.search.batchSize,
+        batchWindowSeconds: config.search.batchWindowSeconds,
+        maxRetryAttempts: config.search.maxRetryAttempts,
+        maxRecordAgeSeconds: config.search.maxRecordAgeSeconds,
+    },
+    ...functionSettings,
+});
 const api = new Api("api", {
-    services: [notes.api],
+    services: [notes.api, search.api],
     stageName: config.stage,
     throttle: { rateLimit: config.api.throttleRateLimit, burstLimit: config.api.throttleBurstLimit },
     quota: { limit: config.api.quotaLimit, period: config.api.quotaPeriod },
@@ -51,6 +67,8 @@ export const userPoolId = identity.userPool.id;
 export const userPoolClientId = identity.userPoolClient.id;
 export const uploadsBucket = media.bucket.bucket;
 export const mediaBaseUrl = media.baseUrl;
+/** What backs `/search` on this stage: a created domain, an adopted one (and the fields it got), or none. */
+export const searchEngine = search.summary;
 /** Everything the mobile app needs, in one object (`pulumi stack output clientConfig --show-secrets`). */
 export const clientConfig = pulumi.secret({
     apiUrl,

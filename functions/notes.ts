@@ -18,6 +18,7 @@ import {
     parseJsonBody,
     queryInteger,
 } from "./http";
+import { mediaUrl } from "./media";
 import { NOTE_LIMITS, createNoteSchema, noteIdSchema, updateNoteSchema } from "./notes-schema";
 import { firstSchemaViolation, type JsonSchema } from "./schema";
 
@@ -261,11 +262,6 @@ class NotesStore {
             updatedAt: item.updatedAt,
         };
     }
-}
-
-/** The CloudFront URL of an object key, each path segment percent-encoded. */
-export function mediaUrl(baseUrl: string, key: string): string {
-    return `${baseUrl.replace(/\/+$/, "")}/${key.split("/").map(encodeURIComponent).join("/")}`;
 }
 
 function pathNoteId(event: APIGatewayProxyEvent): string {

@@ -46,6 +46,7 @@ describe("every stage", () => {
             "mobile-backend:index:Identity",
             "mobile-backend:index:Media",
             "mobile-backend:index:NotesService",
+            "mobile-backend:index:Search",
         ]);
     });
 
@@ -234,12 +235,14 @@ describe("api tier", () => {
             "delete /notes/{noteId}",
             "get /notes",
             "get /notes/{noteId}",
+            "get /search",
             "post /notes",
             "put /notes/{noteId}",
         ]);
         const notesFunctionArn = "arn:aws:lambda:us-east-1:123456789012:function:notes-function-abc1234";
-        for (const { op } of operations) {
+        for (const { route, op } of operations) {
             expect(op.security).toEqual([{ sigv4: [], api_key: [] }]);
+            if (!route.includes("/notes")) continue;
             expect(op["x-amazon-apigateway-integration"]).toMatchObject({
                 type: "aws_proxy",
                 httpMethod: "POST",
@@ -290,7 +293,7 @@ describe("api tier", () => {
     });
 
     test("the API may invoke the function only from its own stage", () => {
-        const permission = dev.recorder.one("aws:lambda/permission:Permission").inputs;
+        const permission = dev.recorder.one("aws:lambda/permission:Permission", "api-notes-invoke").inputs;
         expect(permission).toEqual({
             action: "lambda:InvokeFunction",
             function: "notes-function-abc1234",
@@ -312,7 +315,7 @@ describe("api tier", () => {
 
 describe("notes function", () => {
     test("runs on nodejs22.x arm64 with explicit memory and timeout, logging to its own group", () => {
-        const fn = dev.recorder.one("aws:lambda/function:Function").inputs;
+        const fn = dev.recorder.one("aws:lambda/function:Function", "notes-function").inputs;
         expect(fn).toMatchObject({
             runtime: "nodejs22.x",
             architectures: ["arm64"],
@@ -427,8 +430,8 @@ describe("dev and prod differ only as the stack files say", () => {
             p.recorder.all("aws:cloudwatch/logGroup:LogGroup").map((g) => g.inputs.retentionInDays);
         expect(new Set(retention(dev))).toEqual(new Set([7]));
         expect(new Set(retention(prod))).toEqual(new Set([90]));
-        expect(dev.recorder.one("aws:lambda/function:Function").inputs.memorySize).toBe(256);
-        expect(prod.recorder.one("aws:lambda/function:Function").inputs.memorySize).toBe(512);
+        expect(dev.recorder.one("aws:lambda/function:Function", "notes-function").inputs.memorySize).toBe(256);
+        expect(prod.recorder.one("aws:lambda/function:Function", "notes-function").inputs.memorySize).toBe(512);
         expect(dev.recorder.one("aws:cloudfront/distribution:Distribution").inputs.priceClass).toBe("PriceClass_100");
         expect(prod.recorder.one("aws:cloudfront/distribution:Distribution").inputs.priceClass).toBe("PriceClass_All");
     });

@@ -147,6 +147,23 @@ function computedOutputs(type: string, name: string, id: string, inputs: Record<
             return { endpoint: `cognito-idp.${REGION}.amazonaws.com/${REGION}_${id}`, arn: arn("cognito-idp", `userpool/${id}`) };
         case "aws:iam/role:Role":
             return { name: physical, arn: `arn:aws:iam::${ACCOUNT}:role/${physical}` };
+        case "aws:cloudsearch/domain:Domain":
+            return {
+                arn: arn("cloudsearch", `domain/${inputs.name}`),
+                documentServiceEndpoint: `doc-${inputs.name}-abc123.${REGION}.cloudsearch.amazonaws.com`,
+                searchServiceEndpoint: `search-${inputs.name}-abc123.${REGION}.cloudsearch.amazonaws.com`,
+            };
+        case "pulumi-nodejs:dynamic:Resource":
+            // An existing CloudSearch domain adopted by the program: report it as found with all fields missing.
+            return {
+                arn: arn("cloudsearch", `domain/${inputs.domainName}`),
+                documentEndpoint: `doc-${inputs.domainName}-xyz789.${REGION}.cloudsearch.amazonaws.com`,
+                searchEndpoint: `search-${inputs.domainName}-xyz789.${REGION}.cloudsearch.amazonaws.com`,
+                definedFields: (inputs.fields ?? []).map((f: { name: string }) => f.name),
+                verifiedFields: [],
+            };
+        case "aws:sqs/queue:Queue":
+            return { arn: arn("sqs", physical), url: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${physical}` };
         case "aws:cloudwatch/logGroup:LogGroup":
             return { name: physical, arn: arn("logs", `log-group:${physical}`) };
         default:

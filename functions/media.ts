@@ -1,0 +1,4 @@
+/** The CloudFront URL of an uploaded object: the base URL and the key, each path segment percent-encoded. */
+export function mediaUrl(baseUrl: string, key: string): string {
+    return `${baseUrl.replace(/\/+$/, "")}/${key.split("/").map(encodeURIComponent).join("/")}`;
+}
