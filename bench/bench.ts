@@ -1,12 +1,15 @@
 /**
  * `npm run bench`: for each function of the program, the bytes of its deployment archive and the cold
- * load time of its `__index.js` in a fresh Node process (median of RUNS), next to a bare `node -e 0`.
+ * load time of its `__index.js` in a fresh Node process (median of RUNS), next to a bare `node -e 0`;
+ * then the search indexer's throughput turning stream records into upload batches.
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { gzipSync } from "node:zlib";
+import type { DynamoDBRecord } from "aws-lambda";
+import { DEFAULT_MAX_BATCH_BYTES, packBatches, toOperations } from "../functions/indexer";
 import { functionArchives, installMocks, settle, stackConfig, valueOf } from "../test/support/mocks";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
@@ -50,6 +53,58 @@ async function main(): Promise<void> {
         );
         fs.rmSync(dir, { recursive: true, force: true });
     }
+    indexerThroughput();
+}
+
+const WORDS = "beach towel grocery milk eggs meeting notes travel photo summer kite festival idea plan list".split(" ");
+
+/** A stream record of a realistic note: a short headline, about 1.5 KB of text, and a photo. */
+function noteRecord(i: number): DynamoDBRecord {
+    const words = (n: number) => Array.from({ length: n }, (_, k) => WORDS[(i * 7 + k * 13) % WORDS.length]).join(" ");
+    const ownerId = `us-east-1:${String(i % 500).padStart(8, "0")}-1111-4111-8111-111111111111`;
+    const noteId = `note-${i}`;
+    const createdAt = new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString();
+    return {
+        eventName: "INSERT",
+        eventSource: "aws:dynamodb",
+        dynamodb: {
+            Keys: { ownerId: { S: ownerId }, noteId: { S: noteId } },
+            NewImage: {
+                ownerId: { S: ownerId },
+                noteId: { S: noteId },
+                headline: { S: words(8) },
+                text: { S: words(230) },
+                mediaKey: { S: `uploads/${ownerId}/photo-${i}.jpg` },
+                createdAt: { S: createdAt },
+                updatedAt: { S: createdAt },
+            },
+            SequenceNumber: String(1e20 + i),
+            StreamViewType: "NEW_AND_OLD_IMAGES",
+        },
+    };
+}
+
+/** Records per second of `toOperations` + `packBatches`, and upload calls next to the fewest possible. */
+function indexerThroughput(): void {
+    const records = Array.from({ length: 10_000 }, (_, i) => noteRecord(i));
+    const settings = { mediaBaseUrl: "https://d1234abcd.cloudfront.net" };
+    const times: number[] = [];
+    let batches: { bytes: number }[] = [];
+    for (let i = 0; i < RUNS; i++) {
+        const start = process.hrtime.bigint();
+        batches = packBatches(toOperations(records, settings));
+        times.push(Number(process.hrtime.bigint() - start) / 1e6);
+    }
+    times.sort((a, b) => a - b);
+    const median = times[Math.floor(times.length / 2)];
+    const total = batches.reduce((sum, b) => sum + b.bytes, 0);
+    const recordBytes = records.reduce((sum, r) => sum + Buffer.byteLength(JSON.stringify(r)), 0);
+    console.log(
+        `\nindexer: ${records.length} stream records (${(recordBytes / records.length / 1024).toFixed(1)} KiB each) -> ` +
+            `${batches.length} upload calls of ${(total / 1024 / 1024).toFixed(2)} MiB in all; ` +
+            `minimum possible ceil(total / 5 MiB) = ${Math.ceil(total / DEFAULT_MAX_BATCH_BYTES)}; ` +
+            `${Math.round(records.length / (median / 1000)).toLocaleString("en-US")} records/s (median ${median.toFixed(1)} ms of ${RUNS} runs)`,
+    );
 }
 
 main().then(

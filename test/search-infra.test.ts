@@ -144,6 +144,9 @@ describe("stream function", () => {
         const archive = dev.archives["search-indexer"];
         expect(Object.keys(archive.files)).toEqual(["__index.js"]);
         expect(archive.bytes).toBeLessThanOrEqual(64 * 1024);
+        // Only the SDK client it uses: nothing of the notes function's DynamoDB code comes along.
+        expect(archive.files["__index.js"]).toMatch(/require\("@aws-sdk\/client-cloudsearch-domain/);
+        expect(archive.files["__index.js"]).not.toMatch(/lib-dynamodb|handleNotesRequest/);
         expect(archive.environment).toEqual({
             CLOUDSEARCH_ENDPOINT: "https://doc-mobile-backend-dev-abc123.us-east-1.cloudsearch.amazonaws.com",
             MEDIA_BASE_URL: "https://d1234abcd.cloudfront.net",
