@@ -6,6 +6,7 @@ import { Data } from "./infra/data";
 import { Identity } from "./infra/identity";
 import { Media, UPLOADS_PREFIX } from "./infra/media";
 import { NotesService } from "./infra/notes";
+import { Notifications } from "./infra/notifications";
 import { Search } from "./infra/search";
 
 // Every difference between stages comes from Pulumi.<stage>.yaml.
@@ -44,8 +45,20 @@ const search = new Search("search", {
     },
     ...functionSettings,
 });
+const notifications = new Notifications("notifications", {
+    // Credentials are secrets in the stack file; they stay secret in the state.
+    apns: config.notifications.apns && {
+        ...config.notifications.apns,
+        signingKey: pulumi.secret(config.notifications.apns.signingKey),
+    },
+    fcm: config.notifications.fcm && { serviceAccountJson: pulumi.secret(config.notifications.fcm.serviceAccountJson) },
+    retryAttempts: config.notifications.retryAttempts,
+    maxEventAgeSeconds: config.notifications.maxEventAgeSeconds,
+    retain,
+    ...functionSettings,
+});
 const api = new Api("api", {
-    services: [notes.api, search.api],
+    services: [notes.api, search.api, ...notifications.api],
     stageName: config.stage,
     throttle: { rateLimit: config.api.throttleRateLimit, burstLimit: config.api.throttleBurstLimit },
     quota: { limit: config.api.quotaLimit, period: config.api.quotaPeriod },
@@ -67,6 +80,8 @@ export const userPoolId = identity.userPool.id;
 export const userPoolClientId = identity.userPoolClient.id;
 export const uploadsBucket = media.bucket.bucket;
 export const mediaBaseUrl = media.baseUrl;
+/** The stage-wide topic every notification is published to (subscribers filter on `recipientId`). */
+export const notificationsTopicArn = notifications.topic.arn;
 /** What backs `/search` on this stage: a created domain, an adopted one (and the fields it got), or none. */
 export const searchEngine = search.summary;
 /** Everything the mobile app needs, in one object (`pulumi stack output clientConfig --show-secrets`). */

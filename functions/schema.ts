@@ -9,8 +9,11 @@ export interface JsonSchema {
     description?: string;
     properties?: Record<string, JsonSchema>;
     required?: string[];
-    additionalProperties?: boolean;
+    /** `false`: no other fields; a schema: every other field's value must satisfy it. */
+    additionalProperties?: boolean | JsonSchema;
     minProperties?: number;
+    maxProperties?: number;
+    enum?: string[];
     minLength?: number;
     maxLength?: number;
     pattern?: string;
@@ -30,6 +33,9 @@ export function firstSchemaViolation(schema: JsonSchema, value: unknown, path = 
         if (!types.includes(actual as JsonType)) {
             return `${name} must be ${types.map(article).join(" or ")}, got ${article(actual)}.`;
         }
+    }
+    if (schema.enum !== undefined && !schema.enum.includes(value as string)) {
+        return `${name} must be one of ${schema.enum.map((v) => JSON.stringify(v)).join(", ")}.`;
     }
     if (typeof value === "string") {
         const length = [...value].length;
@@ -54,10 +60,14 @@ export function firstSchemaViolation(schema: JsonSchema, value: unknown, path = 
         if (schema.minProperties !== undefined && keys.length < schema.minProperties) {
             return `${name} must set at least one of ${Object.keys(schema.properties ?? {}).join(", ")}.`;
         }
+        if (schema.maxProperties !== undefined && keys.length > schema.maxProperties) {
+            return `${name} must have at most ${schema.maxProperties} fields, got ${keys.length}.`;
+        }
         for (const key of keys) {
             // Own properties only: `constructor` or `__proto__` must not find Object.prototype members.
             const properties = schema.properties ?? {};
-            const child = Object.hasOwn(properties, key) ? properties[key] : undefined;
+            const extra = typeof schema.additionalProperties === "object" ? schema.additionalProperties : undefined;
+            const child = Object.hasOwn(properties, key) ? properties[key] : extra;
             if (child === undefined) {
                 if (schema.additionalProperties === false) return `${qualify(path, key)} is not a known field.`;
                 continue;

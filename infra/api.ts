@@ -20,6 +20,13 @@ export interface ApiRoute {
      * turned off. Default: none (the service's function answers).
      */
     fixedResponse?: { statusCode: number; body: Record<string, unknown> };
+    /**
+     * `async`: API Gateway invokes the function with invocation type `Event` and answers 202
+     * `{"success": true, "accepted": true}` at once; the function receives
+     * `{"senderId", "requestId", "body"}`, the sender taken from the request's credentials.
+     * Default `sync` (Lambda proxy integration).
+     */
+    invocation?: "sync" | "async";
 }
 
 /** A function and the routes it serves (Lambda proxy integration). */
@@ -57,6 +64,10 @@ const GATEWAY_ERROR_TEMPLATE =
 // validationErrorString is not JSON-quoted; escapeJavaScript quotes it but also escapes ' (invalid in JSON).
 const VALIDATION_ERROR_TEMPLATE =
     '{"success":false,"error":{"code":"BadRequest","message":"$util.escapeJavaScript($context.error.validationErrorString).replaceAll("\\\\\'","\'")"}}';
+
+/** The event an asynchronous route hands its function: the body as sent, the sender from the credentials. */
+const ASYNC_EVENT_TEMPLATE =
+    '{"senderId":"$util.escapeJavaScript($context.identity.cognitoIdentityId)","requestId":"$context.requestId","body":$input.json(\'$\')}';
 
 /**
  * The API tier: a REST API (API Gateway v1: API keys, usage plans, request validation) defined as one
@@ -329,6 +340,22 @@ function integration(route: ApiRoute, functionArn: string | undefined): Record<s
     }
     if (functionArn === undefined) {
         throw new Error(`${route.method} ${route.path} has neither a function nor a fixed response`);
+    }
+    if (route.invocation === "async") {
+        return {
+            responses: { "202": { description: "Accepted: the function runs after the response" } },
+            "x-amazon-apigateway-integration": {
+                type: "aws",
+                httpMethod: "POST",
+                uri: functionArn,
+                passthroughBehavior: "never",
+                requestParameters: { "integration.request.header.X-Amz-Invocation-Type": "'Event'" },
+                requestTemplates: { "application/json": ASYNC_EVENT_TEMPLATE },
+                responses: {
+                    default: { statusCode: "202", responseTemplates: { "application/json": '{"success":true,"accepted":true}' } },
+                },
+            },
+        };
     }
     return {
         responses: { "200": { description: "JSON response; errors are {success: false, error: {code, message}}" } },

@@ -85,8 +85,25 @@ export interface StageConfig {
         batchWindowSeconds: number;
         /** `search.stream.maxRetryAttempts` — retries of a failing batch before it goes to the queue, 0–10000. Default `10`. */
         maxRetryAttempts: number;
-        /** `search.stream.maxRecordAgeSeconds` — age after which a record goes to the queue, 60–604800 s. Default `86400`. */
+        /** `search.stream.maxRecordAgeSeconds` — age after which a record goes to the queue, 60–86400 s (a stream keeps records 24 h). Default `86400`. */
         maxRecordAgeSeconds: number;
+    };
+    notifications: {
+        /**
+         * APNs token-based credentials: `apnsSigningKey` (secret: the `.p8` key) with
+         * `notifications.apns.keyId`, `.teamId` and `.bundleId`. Undefined when not configured: no
+         * APNs platform application, and iOS registrations answer 409.
+         */
+        apns?: { signingKey: string; keyId: string; teamId: string; bundleId: string; sandbox: boolean };
+        /**
+         * FCM credentials: `fcmServiceAccount` (secret: the service-account JSON). Undefined when not
+         * configured: no FCM platform application, and Android registrations answer 409.
+         */
+        fcm?: { serviceAccountJson: string };
+        /** `notifications.retryAttempts` — retries of a failed asynchronous push, 0–2. Default `2`. */
+        retryAttempts: number;
+        /** `notifications.maxEventAgeSeconds` — how long a push may wait for a retry, 60–21600 s. Default `3600`. */
+        maxEventAgeSeconds: number;
     };
     functions: {
         /** `functions.memoryMb` — memory of every function, 128–10240 MB. Default `256`. */
@@ -106,7 +123,9 @@ export class StageConfigError extends Error {}
 
 const NAMESPACE = "mobile-backend";
 /** Settings that are objects in the stack file. */
-const OBJECT_KEYS = ["identity", "api", "media", "search", "functions"];
+const OBJECT_KEYS = ["identity", "api", "media", "search", "notifications", "functions"];
+/** Credentials: accepted only when set with `pulumi config set --secret`. */
+const SECRET_KEYS = ["apnsSigningKey", "fcmServiceAccount"];
 
 /**
  * Reads the stage's settings from the Pulumi config of the running stack.
@@ -114,13 +133,17 @@ const OBJECT_KEYS = ["identity", "api", "media", "search", "functions"];
  */
 export function loadStageConfig(): StageConfig {
     const raw: Record<string, unknown> = {};
+    const secrets = new Set<string>();
+    // Not in the SDK's declarations, but how the runtime tells a `--secret` value from a plain one.
+    const runtime = pulumi.runtime as unknown as { isConfigSecret?(key: string): boolean };
     // Every key of the namespace, so that a misspelled one is reported rather than ignored.
     for (const [fullKey, text] of Object.entries(pulumi.runtime.allConfig())) {
         if (!fullKey.startsWith(`${NAMESPACE}:`)) continue;
         const key = fullKey.slice(NAMESPACE.length + 1);
-        raw[key] = parseConfigText(key, text);
+        raw[key] = SECRET_KEYS.includes(key) ? text : parseConfigText(key, text);
+        if (runtime.isConfigSecret?.(fullKey)) secrets.add(key);
     }
-    return parseStageConfig(pulumi.getStack(), raw);
+    return parseStageConfig(pulumi.getStack(), raw, secrets);
 }
 
 /** Pulumi hands structured values over as JSON text and scalars as plain text. */
@@ -136,7 +159,11 @@ function parseConfigText(key: string, text: string): unknown {
 }
 
 /** Validates raw stack-file values (already parsed) and fills in defaults. Pure: used by tests directly. */
-export function parseStageConfig(stage: string, raw: Record<string, unknown>): StageConfig {
+export function parseStageConfig(
+    stage: string,
+    raw: Record<string, unknown>,
+    secrets: ReadonlySet<string> = new Set(),
+): StageConfig {
     const read = new Reader(raw);
     const config: StageConfig = {
         stage,
@@ -169,7 +196,13 @@ export function parseStageConfig(stage: string, raw: Record<string, unknown>): S
             batchSize: read.integer("search.stream.batchSize", 100, { min: 1, max: 10_000 }),
             batchWindowSeconds: read.integer("search.stream.batchWindowSeconds", 1, { min: 0, max: 300 }),
             maxRetryAttempts: read.integer("search.stream.maxRetryAttempts", 10, { min: 0, max: 10_000 }),
-            maxRecordAgeSeconds: read.integer("search.stream.maxRecordAgeSeconds", 86_400, { min: 60, max: 604_800 }),
+            maxRecordAgeSeconds: read.integer("search.stream.maxRecordAgeSeconds", 86_400, { min: 60, max: 86_400 }),
+        },
+        notifications: {
+            apns: readApns(read, secrets),
+            fcm: readFcm(read, secrets),
+            retryAttempts: read.integer("notifications.retryAttempts", 2, { min: 0, max: 2 }),
+            maxEventAgeSeconds: read.integer("notifications.maxEventAgeSeconds", 3600, { min: 60, max: 21_600 }),
         },
         functions: {
             memoryMb: read.integer("functions.memoryMb", 256, { min: 128, max: 10_240 }),
@@ -193,6 +226,41 @@ export function parseStageConfig(stage: string, raw: Record<string, unknown>): S
     }
     read.rejectUnknown();
     return config;
+}
+
+/** APNs credentials: all four settings or none; the signing key only as a secret. */
+function readApns(read: Reader, secrets: ReadonlySet<string>): StageConfig["notifications"]["apns"] {
+    const signingKey = read.secret("apnsSigningKey", secrets, /-----BEGIN PRIVATE KEY-----[\s\S]+-----END PRIVATE KEY-----/, "an APNs .p8 signing key (PEM)");
+    const keyId = read.optionalString("notifications.apns.keyId", /^[A-Z0-9]{10}$/, "a 10-character APNs key id");
+    const teamId = read.optionalString("notifications.apns.teamId", /^[A-Z0-9]{10}$/, "a 10-character Apple team id");
+    const bundleId = read.optionalString("notifications.apns.bundleId", /^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/, "an app bundle id (reverse DNS)");
+    const sandbox = read.boolean("notifications.apns.sandbox", false);
+    const parts = { apnsSigningKey: signingKey, "notifications.apns.keyId": keyId, "notifications.apns.teamId": teamId, "notifications.apns.bundleId": bundleId };
+    const missing = Object.entries(parts).filter(([, v]) => v === undefined).map(([k]) => `${NAMESPACE}:${k}`);
+    if (missing.length === 4) return undefined;
+    if (missing.length > 0 || !signingKey || !keyId || !teamId || !bundleId) {
+        throw new StageConfigError(`APNs is partly configured: also set ${missing.join(", ")}`);
+    }
+    return { signingKey, keyId, teamId, bundleId, sandbox };
+}
+
+/** FCM credentials: a service-account key, only as a secret. */
+function readFcm(read: Reader, secrets: ReadonlySet<string>): StageConfig["notifications"]["fcm"] {
+    const text = read.secret("fcmServiceAccount", secrets, /^\s*\{[\s\S]*\}\s*$/, "a service-account JSON key");
+    if (text === undefined) return undefined;
+    let key: Record<string, unknown>;
+    try {
+        key = JSON.parse(text);
+    } catch {
+        throw new StageConfigError(`${NAMESPACE}:fcmServiceAccount must be a service-account JSON key, got text that is not JSON`);
+    }
+    const missing = ["project_id", "private_key", "client_email"].filter((k) => typeof key[k] !== "string");
+    if (key.type !== "service_account" || missing.length > 0) {
+        throw new StageConfigError(
+            `${NAMESPACE}:fcmServiceAccount must be a service-account JSON key (type "service_account" with project_id, private_key and client_email), got one without ${missing.join(", ") || "type service_account"}`,
+        );
+    }
+    return { serviceAccountJson: text };
 }
 
 /** Reads dotted keys out of the raw config, remembering which keys it knows so typos are reported. */
@@ -235,6 +303,21 @@ class Reader {
             throw this.error(key, `must be one of ${allowed.join(", ")}`, value);
         }
         return match;
+    }
+
+    /** A credential: must be set as a secret, and its value is never echoed in an error. */
+    secret(key: string, secrets: ReadonlySet<string>, pattern: RegExp, rule: string): string | undefined {
+        const value = this.lookup(key);
+        if (value === undefined) return undefined;
+        if (!secrets.has(key)) {
+            throw new StageConfigError(
+                `${NAMESPACE}:${key} must be set as a secret: pulumi config set --secret ${NAMESPACE}:${key} ... (it is stored in plain text now)`,
+            );
+        }
+        if (typeof value !== "string" || !pattern.test(value)) {
+            throw new StageConfigError(`${NAMESPACE}:${key} must be ${rule}, got a value that is not (not shown: it is a secret)`);
+        }
+        return value;
     }
 
     optionalString(key: string, pattern: RegExp, rule: string): string | undefined {

@@ -38,7 +38,10 @@ export interface SearchArgs {
 
 /** Lambda gives a stream batch this long; uploads of up to 5 MB per call need more than an API call does. */
 const INDEXER_TIMEOUT_SECONDS = 60;
-/** SQS's longest retention: a failed record can be replayed for two weeks. */
+/**
+ * SQS's longest retention. The queue gets the failed batch's stream coordinates (shard, sequence numbers),
+ * not the records: they identify what to re-index from the table, for two weeks.
+ */
 const FAILED_RECORD_RETENTION_SECONDS = 14 * 24 * 60 * 60;
 
 /**

@@ -40,6 +40,7 @@ test("an empty stack file gives a destroyable stage with documented defaults", (
             maxRetryAttempts: 10,
             maxRecordAgeSeconds: 86400,
         },
+        notifications: { apns: undefined, fcm: undefined, retryAttempts: 2, maxEventAgeSeconds: 3600 },
         functions: { memoryMb: 256, timeoutSeconds: 10 },
     });
 });
@@ -65,6 +66,11 @@ test.each([
     [{ functions: { timeoutSeconds: 30 } }, "mobile-backend:functions.timeoutSeconds must be a whole number from 1 to 29", "got 30"],
     [{ api: { throttle: { ratelimit: 5 } } }, "mobile-backend:api.throttle.ratelimit is not a setting of this program", "got 5"],
     [{ identity: true }, "mobile-backend:identity is not a setting of this program", "got true"],
+    [{ search: { engine: "elastic" } }, "mobile-backend:search.engine must be one of cloudsearch, none", 'got "elastic"'],
+    [{ search: { engine: "none", domainName: "team-notes" } }, "mobile-backend:search.domainName names a domain to use, but search.engine is none", 'got "team-notes"'],
+    [{ search: { domainName: "Team_Notes" } }, "mobile-backend:search.domainName must be a CloudSearch domain name", 'got "Team_Notes"'],
+    [{ search: { stream: { maxRecordAgeSeconds: 604800 } } }, "mobile-backend:search.stream.maxRecordAgeSeconds must be a whole number from 60 to 86400", "got 604800"],
+    [{ notifications: { retryAttempts: 3 } }, "mobile-backend:notifications.retryAttempts must be a whole number from 0 to 2", "got 3"],
 ])("rejects %j naming the key and the value", (raw, rule, got) => {
     const attempt = () => parseStageConfig("dev", raw);
     expect(attempt).toThrow(StageConfigError);

@@ -24,7 +24,7 @@ beforeAll(async () => {
     expect(mediaBaseUrl).toBe(program.outputs.mediaBaseUrl);
 
     dynamo = await startDynamo();
-    await createDeclaredTable(dynamo, program.recorder.one("aws:dynamodb/table:Table"), archive.environment.NOTES_TABLE);
+    await createDeclaredTable(dynamo, program.recorder.one("aws:dynamodb/table:Table", "data-notes"), archive.environment.NOTES_TABLE);
     notes = await startFunction(archive, { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint });
 });
 

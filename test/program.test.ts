@@ -46,6 +46,7 @@ describe("every stage", () => {
             "mobile-backend:index:Identity",
             "mobile-backend:index:Media",
             "mobile-backend:index:NotesService",
+            "mobile-backend:index:Notifications",
             "mobile-backend:index:Search",
         ]);
     });
@@ -208,7 +209,7 @@ describe("media tier", () => {
 
 describe("data tier", () => {
     test("a user's notes are one partition, ordered by creation in a local index, streamed with both images", () => {
-        const table = dev.recorder.one("aws:dynamodb/table:Table").inputs;
+        const table = dev.recorder.one("aws:dynamodb/table:Table", "data-notes").inputs;
         expect(table).toMatchObject({
             billingMode: "PAY_PER_REQUEST",
             hashKey: "ownerId",
@@ -232,11 +233,15 @@ describe("api tier", () => {
             Object.entries(methods as Record<string, any>).map(([method, op]) => ({ route: `${method} ${path}`, op })),
         );
         expect(operations.map((o) => o.route).sort()).toEqual([
+            "delete /devices/{deviceId}",
             "delete /notes/{noteId}",
+            "get /devices",
             "get /notes",
             "get /notes/{noteId}",
             "get /search",
+            "post /devices",
             "post /notes",
+            "post /notifications",
             "put /notes/{noteId}",
         ]);
         const notesFunctionArn = "arn:aws:lambda:us-east-1:123456789012:function:notes-function-abc1234";
@@ -255,7 +260,7 @@ describe("api tier", () => {
 
     test("request bodies are validated by API Gateway against the schemas the function uses", () => {
         const doc = document(dev);
-        expect(doc.components.schemas).toEqual({
+        expect(doc.components.schemas).toMatchObject({
             CreateNoteRequest: createNoteSchema,
             UpdateNoteRequest: updateNoteSchema,
         });
@@ -398,11 +403,11 @@ describe("dev and prod differ only as the stack files say", () => {
     });
 
     test("prod protects its data; dev can be destroyed with it", () => {
-        expect(prod.recorder.one("aws:dynamodb/table:Table").inputs).toMatchObject({
+        expect(prod.recorder.one("aws:dynamodb/table:Table", "data-notes").inputs).toMatchObject({
             deletionProtectionEnabled: true,
             pointInTimeRecovery: { enabled: true },
         });
-        expect(dev.recorder.one("aws:dynamodb/table:Table").inputs).toMatchObject({
+        expect(dev.recorder.one("aws:dynamodb/table:Table", "data-notes").inputs).toMatchObject({
             deletionProtectionEnabled: false,
             pointInTimeRecovery: { enabled: false },
         });

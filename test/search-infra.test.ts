@@ -117,7 +117,7 @@ describe("stream function", () => {
             maximumRetryAttempts: 20,
         });
         // Two weeks to look at and replay what could not be indexed.
-        expect(dev.recorder.one("aws:sqs/queue:Queue").inputs.messageRetentionSeconds).toBe(1209600);
+        expect(dev.recorder.one("aws:sqs/queue:Queue", "search-failed-records").inputs.messageRetentionSeconds).toBe(1209600);
     });
 
     test("its role reads only this table's stream, uploads to this domain and sends to its own queue", () => {
@@ -190,8 +190,9 @@ describe("engine modes", () => {
         const types = disabled.recorder.resources.map((r) => r.type);
         expect(types).not.toContain("aws:cloudsearch/domain:Domain");
         expect(types).not.toContain("aws:lambda/eventSourceMapping:EventSourceMapping");
-        expect(types).not.toContain("aws:sqs/queue:Queue");
-        expect(Object.keys(disabled.archives)).toEqual(["notes-function"]);
+        expect(disabled.recorder.all("aws:sqs/queue:Queue", "search-failed-records")).toHaveLength(0);
+        expect(Object.keys(disabled.archives)).not.toContain("search-indexer");
+        expect(Object.keys(disabled.archives)).not.toContain("search-function");
         const route = searchRoute(disabled);
         expect(route.security).toEqual([{ sigv4: [], api_key: [] }]);
         const integration = route["x-amazon-apigateway-integration"];

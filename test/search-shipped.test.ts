@@ -34,7 +34,7 @@ beforeAll(async () => {
     expect(archives["search-indexer"].environment.MEDIA_BASE_URL).toBe(mediaBaseUrl);
 
     dynamo = await startDynamo();
-    await createDeclaredTable(dynamo, program.recorder.one("aws:dynamodb/table:Table"), tableName);
+    await createDeclaredTable(dynamo, program.recorder.one("aws:dynamodb/table:Table", "data-notes"), tableName);
     cloudsearch = await startCloudSearch({ verifySignature: { secretAccessKey: "local" } });
     changes = new ChangeCapture(dynamo, tableName, ["ownerId", "noteId"]);
 

@@ -63,9 +63,9 @@ export class Recorder {
  * provider function call (the program must not depend on one), and record every resource with its
  * parent and resource options. Call before the program is loaded.
  */
-export function installMocks(stack: string, config: Record<string, string>): Recorder {
+export function installMocks(stack: string, config: Record<string, string>, secretKeys: string[] = []): Recorder {
     const recorder = new Recorder();
-    pulumi.runtime.setAllConfig(config);
+    pulumi.runtime.setAllConfig(config, secretKeys);
     void pulumi.runtime.setMocks(
         {
             newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, any> } {
@@ -162,6 +162,10 @@ function computedOutputs(type: string, name: string, id: string, inputs: Record<
                 definedFields: (inputs.fields ?? []).map((f: { name: string }) => f.name),
                 verifiedFields: [],
             };
+        case "aws:sns/platformApplication:PlatformApplication":
+            return { arn: arn("sns", `app/${inputs.platform}/${physical}`) };
+        case "aws:sns/topic:Topic":
+            return { arn: arn("sns", physical) };
         case "aws:sqs/queue:Queue":
             return { arn: arn("sqs", physical), url: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${physical}` };
         case "aws:cloudwatch/logGroup:LogGroup":

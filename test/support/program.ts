@@ -15,11 +15,16 @@ export interface LoadedProgram {
  * Runs `index.ts` under Pulumi mocks with a stack file's config (plus overrides), in a module
  * registry of its own so that several stages can be loaded by one test file.
  */
-export async function loadProgram(stage: string, overrides: Record<string, unknown> = {}): Promise<LoadedProgram> {
+export async function loadProgram(
+    stage: string,
+    overrides: Record<string, unknown> = {},
+    /** Keys of `overrides` set as if with `pulumi config set --secret`. */
+    secretKeys: string[] = [],
+): Promise<LoadedProgram> {
     let loaded: LoadedProgram | undefined;
     await jest.isolateModulesAsync(async () => {
         const mocks = await import("./mocks");
-        const recorder = mocks.installMocks(stage, mocks.stackConfig(stage, overrides));
+        const recorder = mocks.installMocks(stage, mocks.stackConfig(stage, overrides), secretKeys);
         const program: Record<string, unknown> = await import("../../index");
         const pulumi = await import("@pulumi/pulumi");
         const outputs: Record<string, unknown> = {};

@@ -1,0 +1,262 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import { handleDevicesRequest } from "../functions/devices";
+import {
+    DEVICES_BY_ENDPOINT,
+    pushSettingsFromEnvironment,
+    registerDeviceSchema,
+    sendNotificationSchema,
+    type NotificationRequestEvent,
+} from "../functions/notification-schema";
+import { sendNotification } from "../functions/notifications";
+import type { ApiService } from "./api";
+import { AppFunction, type PolicyStatement } from "./function";
+
+/** Arguments of {@link Notifications}. */
+export interface NotificationsArgs {
+    /**
+     * APNs token-based credentials. Default: none (no APNs platform application; iOS registrations
+     * answer 409). `sandbox` selects the APNs development environment.
+     */
+    apns?: {
+        signingKey: pulumi.Input<string>;
+        keyId: string;
+        teamId: string;
+        bundleId: string;
+        sandbox: boolean;
+    };
+    /** FCM service-account JSON. Default: none (no FCM platform application; Android registrations answer 409). */
+    fcm?: { serviceAccountJson: pulumi.Input<string> };
+    /** Retries of a failed asynchronous push (0–2). */
+    retryAttempts: number;
+    /** Longest a push may wait for a retry, in seconds. */
+    maxEventAgeSeconds: number;
+    /** Keep the devices table when the stack is destroyed, with deletion protection and PITR. Default `false`. */
+    retain?: boolean;
+    /** Memory of both functions, in MB. */
+    memoryMb: number;
+    /** Timeout of both functions, in seconds. */
+    timeoutSeconds: number;
+    /** Retention of the functions' logs, in days. */
+    logRetentionDays: number;
+}
+
+/** SQS's longest retention: a push that could not be delivered can be looked at for two weeks. */
+const FAILED_PUSH_RETENTION_SECONDS = 14 * 24 * 60 * 60;
+
+/**
+ * The notification tier: users register their devices (`/devices`), and send each other push
+ * notifications (`POST /notifications`, answered 202 at once and delivered asynchronously). Pushes go
+ * to the recipient's devices through SNS platform applications (APNs, FCM; each only when its
+ * credentials are configured) and always to a stage-wide topic with a `recipientId` attribute.
+ */
+export class Notifications extends pulumi.ComponentResource {
+    /** The device and notification routes, for the API tier. */
+    public readonly api: ApiService[];
+    /** The stage-wide topic every notification is published to. */
+    public readonly topic: aws.sns.Topic;
+    /** The queue that keeps notifications that could not be delivered after the retries. */
+    public readonly failedPushes: aws.sqs.Queue;
+
+    constructor(name: string, args: NotificationsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mobile-backend:index:Notifications", name, {}, opts);
+        const retain = args.retain ?? false;
+
+        const devices = this.createDevicesTable(name, retain);
+        this.topic = new aws.sns.Topic(
+            `${name}-topic`,
+            { kmsMasterKeyId: "alias/aws/sns", displayName: `${pulumi.getProject()} ${pulumi.getStack()} notifications` },
+            { parent: this },
+        );
+        const apns = args.apns ? this.createApnsApplication(name, args.apns) : undefined;
+        const fcm = args.fcm ? this.createFcmApplication(name, args.fcm) : undefined;
+        const applications = [apns, fcm].filter((a): a is aws.sns.PlatformApplication => a !== undefined);
+        const environment = {
+            DEVICES_TABLE: devices.name,
+            NOTIFICATIONS_TOPIC_ARN: this.topic.arn,
+            ...(apns ? { APNS_APPLICATION_ARN: apns.arn, APNS_SANDBOX: String(args.apns?.sandbox ?? false) } : {}),
+            ...(fcm ? { FCM_APPLICATION_ARN: fcm.arn } : {}),
+        };
+        this.failedPushes = new aws.sqs.Queue(
+            `${name}-failed-pushes`,
+            { messageRetentionSeconds: FAILED_PUSH_RETENTION_SECONDS, sqsManagedSseEnabled: true },
+            { parent: this },
+        );
+
+        const registrar = this.createDevicesFunction(name, args, devices, applications, environment);
+        const sender = this.createNotificationFunction(name, args, devices, applications, environment);
+        this.api = [
+            {
+                name: "devices",
+                function: registrar.function,
+                routes: [
+                    { method: "POST", path: "/devices", requestSchema: registerDeviceSchema },
+                    { method: "GET", path: "/devices" },
+                    { method: "DELETE", path: "/devices/{deviceId}" },
+                ],
+            },
+            {
+                name: "notifications",
+                function: sender.function,
+                routes: [{ method: "POST", path: "/notifications", requestSchema: sendNotificationSchema, invocation: "async" }],
+            },
+        ];
+
+        this.registerOutputs({ topic: this.topic, failedPushes: this.failedPushes });
+    }
+
+    /** A user's devices are one partition; a global index finds who registered an SNS endpoint. */
+    private createDevicesTable(name: string, retain: boolean): aws.dynamodb.Table {
+        return new aws.dynamodb.Table(
+            `${name}-devices`,
+            {
+                billingMode: "PAY_PER_REQUEST",
+                hashKey: "ownerId",
+                rangeKey: "deviceId",
+                attributes: [
+                    { name: "ownerId", type: "S" },
+                    { name: "deviceId", type: "S" },
+                    { name: "endpointArn", type: "S" },
+                ],
+                globalSecondaryIndexes: [{ name: DEVICES_BY_ENDPOINT, hashKey: "endpointArn", projectionType: "ALL" }],
+                serverSideEncryption: { enabled: true },
+                pointInTimeRecovery: { enabled: retain },
+                deletionProtectionEnabled: retain,
+            },
+            { parent: this, retainOnDelete: retain },
+        );
+    }
+
+    private createApnsApplication(name: string, apns: NonNullable<NotificationsArgs["apns"]>): aws.sns.PlatformApplication {
+        return new aws.sns.PlatformApplication(
+            `${name}-apns`,
+            {
+                platform: apns.sandbox ? "APNS_SANDBOX" : "APNS",
+                // Token-based authentication: the .p8 key, its key id, the team and the app.
+                platformCredential: pulumi.secret(apns.signingKey),
+                platformPrincipal: apns.keyId,
+                applePlatformTeamId: apns.teamId,
+                applePlatformBundleId: apns.bundleId,
+            },
+            { parent: this },
+        );
+    }
+
+    private createFcmApplication(name: string, fcm: NonNullable<NotificationsArgs["fcm"]>): aws.sns.PlatformApplication {
+        return new aws.sns.PlatformApplication(
+            `${name}-fcm`,
+            { platform: "GCM", platformCredential: pulumi.secret(fcm.serviceAccountJson) },
+            { parent: this },
+        );
+    }
+
+    /** `/devices`: creates and updates endpoints of this stage's platform applications only. */
+    private createDevicesFunction(
+        name: string,
+        args: NotificationsArgs,
+        devices: aws.dynamodb.Table,
+        applications: aws.sns.PlatformApplication[],
+        environment: Record<string, pulumi.Input<string>>,
+    ): AppFunction<APIGatewayProxyEvent, APIGatewayProxyResult> {
+        return new AppFunction<APIGatewayProxyEvent, APIGatewayProxyResult>(
+            `${name}-devices`,
+            {
+                description: "Registers the calling Cognito identity's devices for push notifications",
+                callbackFactory: () => {
+                    const { DynamoDBClient } = require("@aws-sdk/client-dynamodb");
+                    const { DynamoDBDocumentClient } = require("@aws-sdk/lib-dynamodb");
+                    const { SNSClient } = require("@aws-sdk/client-sns");
+                    const clients = { db: DynamoDBDocumentClient.from(new DynamoDBClient({})), sns: new SNSClient({}) };
+                    const settings = pushSettingsFromEnvironment(process.env);
+                    return (event: APIGatewayProxyEvent) => handleDevicesRequest(event, clients, settings);
+                },
+                environment,
+                statements: [
+                    {
+                        Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"],
+                        Resource: [devices.arn, pulumi.interpolate`${devices.arn}/index/*`],
+                    },
+                    ...endpointStatements(applications, ["sns:CreatePlatformEndpoint"], [
+                        "sns:GetEndpointAttributes",
+                        "sns:SetEndpointAttributes",
+                        "sns:DeleteEndpoint",
+                    ]),
+                ],
+                memoryMb: args.memoryMb,
+                timeoutSeconds: args.timeoutSeconds,
+                logRetentionDays: args.logRetentionDays,
+            },
+            { parent: this },
+        );
+    }
+
+    /** `POST /notifications`, invoked asynchronously: bounded retries, then the failure queue. */
+    private createNotificationFunction(
+        name: string,
+        args: NotificationsArgs,
+        devices: aws.dynamodb.Table,
+        applications: aws.sns.PlatformApplication[],
+        environment: Record<string, pulumi.Input<string>>,
+    ): AppFunction<NotificationRequestEvent, unknown> {
+        const sender = new AppFunction<NotificationRequestEvent, unknown>(
+            `${name}-sender`,
+            {
+                description: "Delivers a user's push notification to the recipient's devices and the stage topic",
+                callbackFactory: () => {
+                    const { DynamoDBClient } = require("@aws-sdk/client-dynamodb");
+                    const { DynamoDBDocumentClient } = require("@aws-sdk/lib-dynamodb");
+                    const { SNSClient } = require("@aws-sdk/client-sns");
+                    const clients = { db: DynamoDBDocumentClient.from(new DynamoDBClient({})), sns: new SNSClient({}) };
+                    const settings = pushSettingsFromEnvironment(process.env);
+                    return (event: NotificationRequestEvent) => sendNotification(event, clients, settings);
+                },
+                environment,
+                statements: [
+                    { Action: ["dynamodb:Query", "dynamodb:DeleteItem"], Resource: [devices.arn] },
+                    { Action: ["sns:Publish"], Resource: [this.topic.arn] },
+                    ...endpointStatements(applications, [], ["sns:Publish", "sns:DeleteEndpoint"]),
+                    { Action: ["sqs:SendMessage"], Resource: [this.failedPushes.arn] },
+                ],
+                memoryMb: args.memoryMb,
+                timeoutSeconds: args.timeoutSeconds,
+                logRetentionDays: args.logRetentionDays,
+            },
+            { parent: this },
+        );
+        new aws.lambda.FunctionEventInvokeConfig(
+            `${name}-sender-async`,
+            {
+                functionName: sender.function.name,
+                maximumRetryAttempts: args.retryAttempts,
+                maximumEventAgeInSeconds: args.maxEventAgeSeconds,
+                destinationConfig: { onFailure: { destination: this.failedPushes.arn } },
+            },
+            // The role must be allowed to send to the queue before Lambda checks the destination.
+            { parent: this, dependsOn: [sender] },
+        );
+        return sender;
+    }
+}
+
+/**
+ * Statements on this stage's platform applications (`applicationActions`) and on their endpoints
+ * (`endpointActions`); none when no application exists, as IAM refuses an empty resource list.
+ */
+function endpointStatements(
+    applications: aws.sns.PlatformApplication[],
+    applicationActions: string[],
+    endpointActions: string[],
+): PolicyStatement[] {
+    if (applications.length === 0) return [];
+    const statements: PolicyStatement[] = [];
+    if (applicationActions.length > 0) {
+        statements.push({ Action: applicationActions, Resource: applications.map((a) => a.arn) });
+    }
+    statements.push({
+        Action: endpointActions,
+        // arn:aws:sns:<region>:<account>:app/<platform>/<name> → its endpoints: …:endpoint/<platform>/<name>/*
+        Resource: applications.map((a) => a.arn.apply((arn) => `${arn.replace(":app/", ":endpoint/")}/*`)),
+    });
+    return statements;
+}
