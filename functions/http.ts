@@ -29,6 +29,9 @@ export class ApiError extends Error {
         message: string,
     ) {
         super(message);
+        // Set again: in a serialized Lambda closure this class becomes a function whose `super(...)`
+        // is `Error.call(this, ...)`, which returns a new error and leaves `this.message` empty.
+        this.message = message;
     }
 }
 

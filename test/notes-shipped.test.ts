@@ -93,7 +93,10 @@ test("a note goes through create, get, list, update and delete", async () => {
 
 test("the shipped code answers bad input with a JSON 4xx, not a crash", async () => {
     const malformed = await call({ method: "POST", resource: "/notes", identityId: alice, body: "{not json" });
-    expect(malformed).toMatchObject({ statusCode: 400, body: { success: false, error: { code: "BadRequest" } } });
+    expect(malformed).toMatchObject({
+        statusCode: 400,
+        body: { success: false, error: { code: "BadRequest", message: "The request body is not valid JSON." } },
+    });
 
     const conflict = { method: "POST", resource: "/notes", identityId: alice } as const;
     expect((await call({ ...conflict, body: { noteId: "same", headline: "one" } })).statusCode).toBe(201);

@@ -59,6 +59,14 @@ export async function createDeclaredTable(dynamo: LocalDynamo, table: RecordedRe
             ? { StreamEnabled: true, StreamViewType: inputs.streamViewType }
             : undefined,
     };
+    const globalIndexes = (inputs.globalSecondaryIndexes ?? []).map(
+        (i: { name: string; hashKey: string; rangeKey?: string; projectionType: "ALL" | "KEYS_ONLY" }) => ({
+            IndexName: i.name,
+            KeySchema: keySchema(i.hashKey, i.rangeKey),
+            Projection: { ProjectionType: i.projectionType },
+        }),
+    );
+    if (globalIndexes.length > 0) command.GlobalSecondaryIndexes = globalIndexes;
     if (command.LocalSecondaryIndexes?.length === 0) delete command.LocalSecondaryIndexes;
     await dynamo.client.send(new CreateTableCommand(command));
 }

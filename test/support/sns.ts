@@ -172,7 +172,7 @@ export interface LocalSns {
      * (`$metadata.attempts === 3`). Each HTTP request counts as one publish, retries included; requests
      * rejected before the action is known (signature, content type) do not count.
      */
-    failNextPublishes(count: number, how: "throttle" | "http500"): void;
+    failNextPublishes(count: number, how: "throttle" | "http500"): void; // count 0 clears pending failures
     close(): Promise<void>;
 }
 
@@ -586,6 +586,7 @@ export async function startSns(options: LocalSnsOptions = {}): Promise<LocalSns>
         failNextPublishes(count, how) {
             if (!Number.isInteger(count) || count < 0) throw new Error(`failNextPublishes: count must be a non-negative integer, got ${count}`);
             if (how !== "throttle" && how !== "http500") throw new Error(`failNextPublishes: how must be "throttle" or "http500", got ${String(how)}`);
+            if (count === 0) failures.length = 0; // 0: clear whatever was still queued
             for (let i = 0; i < count; i++) failures.push(how);
         },
         close: () =>

@@ -1,0 +1,175 @@
+/**
+ * The notification tier's code exactly as `pulumi up` would ship it: the devices and sender functions'
+ * serialized archives run in fresh Node processes with AWS_ENDPOINT_URL_SNS and
+ * AWS_ENDPOINT_URL_DYNAMODB pointing at a local SNS-compatible endpoint (which checks the requests the
+ * real SDK sends) and at dynalite. The sender is driven with the event the API's mapping template
+ * makes of a `POST /notifications` request.
+ */
+import type { APIGatewayProxyResult } from "aws-lambda";
+import { CREDENTIALS, CREDENTIAL_SECRET_KEYS } from "./support/credentials";
+import { createDeclaredTable, startDynamo, type LocalDynamo } from "./support/dynamodb";
+import { apiEvent, reply, type ApiCall } from "./support/events";
+import { startFunction, type LocalFunction } from "./support/lambda";
+import { loadProgram, type LoadedProgram } from "./support/program";
+import { startSns, type LocalSns } from "./support/sns";
+
+const alice = "us-east-1:11111111-1111-4111-8111-111111111111";
+const bob = "us-east-1:22222222-2222-4222-8222-222222222222";
+const IPHONE = "a".repeat(64);
+const PIXEL = "fcm-token:APA91bHun4MxP5egoKMwt2KZFBaFUH-1RYqx";
+
+let dynamo: LocalDynamo;
+let sns: LocalSns;
+let configured: LoadedProgram;
+let unconfigured: LoadedProgram;
+const running: LocalFunction[] = [];
+
+beforeAll(async () => {
+    configured = await loadProgram("dev", CREDENTIALS, CREDENTIAL_SECRET_KEYS);
+    unconfigured = await loadProgram("dev");
+    dynamo = await startDynamo();
+    sns = await startSns({ verifySignature: { secretAccessKey: "local" } });
+    // The platform applications and topic the program would have created, under the names it gave them.
+    const env = configured.archives["notifications-sender"].environment;
+    expect(sns.createApplication("APNS_SANDBOX", env.APNS_APPLICATION_ARN.split("/").pop() ?? "")).toBe(env.APNS_APPLICATION_ARN);
+    expect(sns.createApplication("GCM", env.FCM_APPLICATION_ARN.split("/").pop() ?? "")).toBe(env.FCM_APPLICATION_ARN);
+    expect(sns.createTopic(env.NOTIFICATIONS_TOPIC_ARN.split(":").pop() ?? "")).toBe(env.NOTIFICATIONS_TOPIC_ARN);
+    await createDeclaredTable(dynamo, configured.recorder.one("aws:dynamodb/table:Table", "notifications-devices"), env.DEVICES_TABLE);
+});
+
+afterAll(async () => {
+    await Promise.all(running.map((f) => f.stop()));
+    await sns?.close();
+    await dynamo?.close();
+});
+
+async function start(program: LoadedProgram, name: string): Promise<LocalFunction> {
+    const fn = await startFunction(program.archives[name], {
+        AWS_ENDPOINT_URL_SNS: sns.endpoint,
+        AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    });
+    running.push(fn);
+    return fn;
+}
+
+/** The event API Gateway's mapping template makes of a request (its three placeholders filled in). */
+function asyncEvent(program: LoadedProgram, senderId: string, body: unknown): unknown {
+    const doc = JSON.parse(program.recorder.one("aws:apigateway/restApi:RestApi").inputs.body);
+    const template: string = doc.paths["/notifications"].post["x-amazon-apigateway-integration"].requestTemplates["application/json"];
+    const rendered = template
+        .replace("$util.escapeJavaScript($context.identity.cognitoIdentityId)", senderId)
+        .replace("$context.requestId", "local-request-1")
+        .replace("$input.json('$')", JSON.stringify(body));
+    expect(rendered).not.toContain("$");
+    return JSON.parse(rendered);
+}
+
+async function devices(fn: LocalFunction, request: ApiCall) {
+    return reply(await fn.invoke<APIGatewayProxyResult>(apiEvent(request)));
+}
+
+test("devices register, and a notification reaches every device of the recipient and the stage topic", async () => {
+    const registrar = await start(configured, "notifications-devices");
+    const sender = await start(configured, "notifications-sender");
+
+    const ios = await devices(registrar, { method: "POST", resource: "/devices", identityId: bob, body: { platform: "ios", token: IPHONE } });
+    expect(ios).toMatchObject({ statusCode: 201, body: { success: true, deviceId: expect.any(String) } });
+    const again = await devices(registrar, { method: "POST", resource: "/devices", identityId: bob, body: { platform: "ios", token: IPHONE } });
+    expect(again.body.deviceId).toBe(ios.body.deviceId);
+    const android = await devices(registrar, { method: "POST", resource: "/devices", identityId: bob, body: { platform: "android", token: PIXEL } });
+    expect(android.statusCode).toBe(201);
+    expect(sns.endpoints().size).toBe(2);
+    const listed = await devices(registrar, { method: "GET", resource: "/devices", identityId: bob });
+    expect(listed.body.devices.map((d: { platform: string }) => d.platform).sort()).toEqual(["android", "ios"]);
+
+    const before = sns.publishes().length;
+    const result = await sender.invoke(
+        asyncEvent(configured, alice, { recipientId: bob, title: "New comment", message: "Alice commented on your note", data: { noteId: "n-42" } }),
+    );
+    expect(result).toMatchObject({ recipientId: bob, endpoints: 2, delivered: 2, removedDevices: [] });
+    const sent = sns.publishes().slice(before);
+    const apns = sent.find((p) => p.delivery?.platform === "APNS_SANDBOX");
+    const fcm = sent.find((p) => p.delivery?.platform === "GCM");
+    const topic = sent.find((p) => p.targetType === "topic");
+    expect(apns?.delivery?.token).toBe(IPHONE);
+    expect(JSON.parse(apns?.delivery?.payload ?? "")).toEqual({
+        aps: { alert: { title: "New comment", body: "Alice commented on your note" }, sound: "default" },
+        from: alice,
+        data: { noteId: "n-42" },
+    });
+    expect(fcm?.delivery?.token).toBe(PIXEL);
+    expect(JSON.parse(fcm?.delivery?.payload ?? "").fcmV1Message.message).toEqual({
+        notification: { title: "New comment", body: "Alice commented on your note" },
+        data: { senderId: alice, noteId: "n-42" },
+    });
+    expect(topic?.messageAttributes.recipientId).toEqual({ DataType: "String", StringValue: bob });
+    expect(JSON.parse(JSON.parse(topic?.message ?? "").default)).toMatchObject({ recipientId: bob, from: alice, message: "Alice commented on your note" });
+});
+
+test("a long message is cut to the APNs limit, never the JSON", async () => {
+    const sender = await start(configured, "notifications-sender");
+    const before = sns.publishes().length;
+    await sender.invoke(asyncEvent(configured, alice, { recipientId: bob, message: "通知".repeat(1000) }));
+    const apns = sns.publishes().slice(before).find((p) => p.delivery?.platform === "APNS_SANDBOX");
+    const payload = apns?.delivery?.payload ?? "";
+    expect(Buffer.byteLength(payload)).toBeLessThanOrEqual(4096);
+    expect(JSON.parse(payload).aps.alert.body).toMatch(/…$/);
+});
+
+test("a disabled endpoint is deleted with its device; a token moves to whoever registers it last", async () => {
+    const registrar = await start(configured, "notifications-devices");
+    const sender = await start(configured, "notifications-sender");
+    const listed = await devices(registrar, { method: "GET", resource: "/devices", identityId: bob });
+    const iosDevice = listed.body.devices.find((d: { platform: string }) => d.platform === "ios");
+    const iosEndpoint = [...sns.endpoints()].find(([, state]) => state.token === IPHONE)?.[0] ?? "";
+    sns.disableEndpoint(iosEndpoint);
+
+    const result = await sender.invoke(asyncEvent(configured, alice, { recipientId: bob, message: "Still there?" }));
+    expect(result).toMatchObject({ endpoints: 2, delivered: 1, removedDevices: [iosDevice.deviceId] });
+    expect(sns.endpoints().has(iosEndpoint)).toBe(false);
+    const after = await devices(registrar, { method: "GET", resource: "/devices", identityId: bob });
+    expect(after.body.devices.map((d: { platform: string }) => d.platform)).toEqual(["android"]);
+
+    // Bob's phone is handed to Alice: her registration takes the token over.
+    const moved = await devices(registrar, { method: "POST", resource: "/devices", identityId: alice, body: { platform: "android", token: PIXEL } });
+    expect(moved.statusCode).toBe(201);
+    expect((await devices(registrar, { method: "GET", resource: "/devices", identityId: bob })).body.devices).toEqual([]);
+    expect((await devices(registrar, { method: "GET", resource: "/devices", identityId: alice })).body.devices).toHaveLength(1);
+});
+
+test("a delivery that fails for now makes the invocation fail, so Lambda retries it and then keeps it", async () => {
+    const sender = await start(configured, "notifications-sender");
+    sns.failNextPublishes(20, "throttle");
+    await expect(sender.invoke(asyncEvent(configured, bob, { recipientId: alice, message: "Retry me" }))).rejects.toThrow(
+        /notification deliveries failed/,
+    );
+    sns.failNextPublishes(0, "throttle");
+});
+
+test("without credentials: registration answers 409 naming the config, and pushes still reach the topic", async () => {
+    const registrar = await start(unconfigured, "notifications-devices");
+    const sender = await start(unconfigured, "notifications-sender");
+    const refused = await devices(registrar, { method: "POST", resource: "/devices", identityId: bob, body: { platform: "ios", token: IPHONE } });
+    expect(refused).toMatchObject({ statusCode: 409, body: { success: false, error: { code: "Conflict" } } });
+    expect(refused.body.error.message).toContain("mobile-backend:apnsSigningKey");
+    const refusedAndroid = await devices(registrar, { method: "POST", resource: "/devices", identityId: bob, body: { platform: "android", token: PIXEL } });
+    expect(refusedAndroid).toMatchObject({ statusCode: 409 });
+    expect(refusedAndroid.body.error.message).toContain("mobile-backend:fcmServiceAccount");
+
+    const before = sns.publishes().length;
+    await sender.invoke(asyncEvent(unconfigured, alice, { recipientId: bob, message: "Topic only" }));
+    const sent = sns.publishes().slice(before);
+    expect(sent.map((p) => p.targetType)).toEqual(["topic"]);
+    expect(sent[0].messageAttributes.recipientId.StringValue).toBe(bob);
+});
+
+test("bad input is refused: 400 from the devices route; the sender drops and logs an invalid event", async () => {
+    const registrar = await start(configured, "notifications-devices");
+    const bad = await devices(registrar, { method: "POST", resource: "/devices", identityId: bob, body: { platform: "windows", token: "x" } });
+    expect(bad).toMatchObject({ statusCode: 400, body: { success: false, error: { code: "BadRequest" } } });
+    const sender = await start(configured, "notifications-sender");
+    const before = sns.publishes().length;
+    expect(await sender.invoke(asyncEvent(configured, alice, { recipientId: "someone", message: "hi" }))).toBeNull();
+    expect(sns.publishes().length).toBe(before);
+    expect(sender.logs()).toMatch(/recipientId/);
+});
