@@ -27,8 +27,8 @@ export interface StageConfig {
     /** The stage name: the Pulumi stack name. Names the API stage and prefixes log groups. */
     stage: string;
     /**
-     * `retainStatefulResources` — keep the user pool, uploads bucket and notes table when the stack is
-     * destroyed, and turn on their deletion/recovery protections. Default `false`.
+     * `retainStatefulResources` — keep the user pool, uploads bucket, notes table and devices table when
+     * the stack is destroyed, and turn on their deletion/recovery protections. Default `false`.
      */
     retainStatefulResources: boolean;
     /** `logRetentionDays` — retention of every log group of the stage (a CloudWatch-supported value). Default `7`. */
@@ -224,7 +224,7 @@ export function parseStageConfig(
             `${NAMESPACE}:api.throttle.burstLimit must be at least api.throttle.rateLimit (${config.api.throttleRateLimit}), got ${config.api.throttleBurstLimit}`,
         );
     }
-    read.rejectUnknown();
+    read.rejectUnknown(secrets);
     return config;
 }
 
@@ -336,15 +336,19 @@ class Reader {
         return value as string[];
     }
 
-    /** Every key present in the stack file that no reader asked for is a typo or a removed setting. */
-    rejectUnknown(): void {
+    /**
+     * Every key present in the stack file that no reader asked for is a typo or a removed setting.
+     * The value of a secret is never echoed (a misspelled credential is still a credential).
+     */
+    rejectUnknown(secrets: ReadonlySet<string>): void {
         const walk = (value: unknown, path: string): void => {
             if (this.known.has(path)) return;
             if (value !== null && typeof value === "object" && !Array.isArray(value)) {
                 for (const [k, v] of Object.entries(value)) walk(v, path ? `${path}.${k}` : k);
                 return;
             }
-            throw new StageConfigError(`${NAMESPACE}:${path} is not a setting of this program (got ${JSON.stringify(value)})`);
+            const shown = secrets.has(path.split(".")[0]) ? "a secret value, not shown" : JSON.stringify(value);
+            throw new StageConfigError(`${NAMESPACE}:${path} is not a setting of this program (got ${shown})`);
         };
         walk(this.raw, "");
     }

@@ -174,7 +174,7 @@ export class Notifications extends pulumi.ComponentResource {
                 environment,
                 statements: [
                     {
-                        Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"],
+                        Action: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"],
                         Resource: [devices.arn, pulumi.interpolate`${devices.arn}/index/*`],
                     },
                     ...endpointStatements(applications, ["sns:CreatePlatformEndpoint"], [

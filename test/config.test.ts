@@ -78,6 +78,12 @@ test.each([
     expect(attempt).toThrow(got);
 });
 
+test("a misspelled credential is refused without showing its value", () => {
+    const attempt = () => parseStageConfig("dev", { apnsSigningkey: "-----BEGIN PRIVATE KEY-----hunter2" }, new Set(["apnsSigningkey"]));
+    expect(attempt).toThrow("mobile-backend:apnsSigningkey is not a setting of this program (got a secret value, not shown)");
+    expect(attempt).not.toThrow("hunter2");
+});
+
 test("rejects a stack name that cannot name an API stage", () => {
     expect(() => parseStageConfig("Prod_1", {})).toThrow('got "Prod_1"');
 });

@@ -47,7 +47,7 @@ describe("without push credentials", () => {
         expect(statements(dev.recorder.one("aws:iam/rolePolicy:RolePolicy", "notifications-devices-policy")).slice(1)).toEqual([
             {
                 Effect: "Allow",
-                Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"],
+                Action: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"],
                 Resource: [
                     "arn:aws:dynamodb:us-east-1:123456789012:table/notifications-devices-abc1234",
                     "arn:aws:dynamodb:us-east-1:123456789012:table/notifications-devices-abc1234/index/*",

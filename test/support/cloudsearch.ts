@@ -46,10 +46,11 @@
  *     real ones: 5 MiB per batch, 1 MiB per document).
  *   - A batch with any invalid operation is rejected as a whole, nothing applied.
  */
-import { createHash, createHmac, randomBytes, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { SEARCH_INDEX_FIELDS, type SearchIndexField } from "../../functions/search-index";
+import { SigV4Failure, verifySigV4 } from "./sigv4";
 
 /** One HTTP request the server received, as received. */
 export interface RecordedRequest {
@@ -173,7 +174,12 @@ export async function startCloudSearch(options: LocalCloudSearchOptions = {}): P
             let body: unknown;
             let headers: Record<string, string> = {};
             try {
-                checkSignature(req, url, raw, options.verifySignature?.secretAccessKey);
+                try {
+                    verifySigV4(req, url, raw, { service: "cloudsearch", secret: options.verifySignature?.secretAccessKey });
+                } catch (err) {
+                    if (err instanceof SigV4Failure) throw new WireError(err.status, err.code as ErrorType, err.message);
+                    throw err;
+                }
                 if (url.pathname === BATCH_PATH) {
                     body = handleBatch(req, url, raw);
                 } else if (url.pathname === SEARCH_PATH) {
@@ -822,53 +828,3 @@ function rid(): string {
     return randomBytes(12).toString("base64");
 }
 
-/**
- * Checks the SigV4 `Authorization` header's shape (service `cloudsearch`), `x-amz-date`, and that
- * `x-amz-content-sha256` (when sent) is the body's hash; with a secret, recomputes the signature the way
- * the SDK's SignatureV4 builds it (canonical request → string to sign → HMAC chain).
- */
-function checkSignature(req: http.IncomingMessage, url: URL, body: Buffer, secret: string | undefined): void {
-    const auth = req.headers.authorization;
-    if (auth === undefined) throw new WireError(400, "MissingAuthenticationToken", "Request is missing the SigV4 Authorization header");
-    const m = /^AWS4-HMAC-SHA256 Credential=([^/\s,]+)\/(\d{8})\/([a-z0-9-]+)\/([a-z0-9-]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
-    if (!m) throw new WireError(400, "IncompleteSignature", `Authorization header is not a SigV4 (AWS4-HMAC-SHA256) signature: ${auth}`);
-    const [, accessKeyId, date, region, service, signedHeaderList, signature] = m;
-    if (service !== "cloudsearch") throw new WireError(400, "IncompleteSignature", `Credential scope names service '${service}', expected 'cloudsearch'`);
-    const amzDate = req.headers["x-amz-date"];
-    if (typeof amzDate !== "string" || !/^\d{8}T\d{6}Z$/.test(amzDate)) throw new WireError(400, "IncompleteSignature", "missing or malformed x-amz-date header");
-    if (!amzDate.startsWith(date)) throw new WireError(400, "IncompleteSignature", `credential date ${date} does not match x-amz-date ${amzDate}`);
-    const signedHeaders = signedHeaderList.split(";");
-    for (const h of ["host", "x-amz-date"]) {
-        if (!signedHeaders.includes(h)) throw new WireError(400, "IncompleteSignature", `SignedHeaders must include '${h}'`);
-    }
-    const bodyHash = createHash("sha256").update(body).digest("hex");
-    const declared = req.headers["x-amz-content-sha256"];
-    if (typeof declared === "string" && declared !== "UNSIGNED-PAYLOAD" && declared !== bodyHash) {
-        throw new WireError(400, "XAmzContentSHA256Mismatch", "x-amz-content-sha256 does not match the request body");
-    }
-    if (secret === undefined) return;
-
-    const escape = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-    const canonicalPath = escape(decodeURIComponent(url.pathname)).replace(/%2F/g, "/");
-    const canonicalQuery = [...url.searchParams]
-        .map(([k, v]) => [escape(k), escape(v)])
-        .sort(([a, av], [b, bv]) => (a < b ? -1 : a > b ? 1 : av < bv ? -1 : av > bv ? 1 : 0))
-        .map(([k, v]) => `${k}=${v}`)
-        .join("&");
-    const canonicalHeaders = signedHeaders
-        .map((h) => {
-            const v = req.headers[h];
-            const value = Array.isArray(v) ? v.join(",") : (v ?? "");
-            return `${h}:${value.trim().replace(/\s+/g, " ")}\n`;
-        })
-        .join("");
-    const canonicalRequest = [req.method, canonicalPath, canonicalQuery, canonicalHeaders, signedHeaderList, typeof declared === "string" ? declared : bodyHash].join("\n");
-    const scope = `${date}/${region}/${service}/aws4_request`;
-    const stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, createHash("sha256").update(canonicalRequest).digest("hex")].join("\n");
-    let key: Buffer = createHmac("sha256", `AWS4${secret}`).update(date).digest();
-    for (const part of [region, service, "aws4_request"]) key = createHmac("sha256", key).update(part).digest();
-    const expected = createHmac("sha256", key).update(stringToSign).digest("hex");
-    if (expected !== signature) {
-        throw new WireError(403, "SignatureDoesNotMatch", `The request signature does not match (access key ${accessKeyId}); canonical request was:\n${canonicalRequest}`);
-    }
-}

@@ -96,9 +96,10 @@
  *     endpoints of one application is not prevented (the first one wins an idempotent create).
  *   - Every ARN is in us-east-1, account 123456789012; credential scopes for another region are refused.
  */
-import { createHash, createHmac, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
+import { SigV4Failure, verifySigV4 } from "./sigv4";
 
 export type SnsPlatform = "APNS" | "APNS_SANDBOX" | "GCM";
 
@@ -298,7 +299,12 @@ export async function startSns(options: LocalSnsOptions = {}): Promise<LocalSns>
             let xml: string;
             try {
                 if (tooLarge) throw new WireError(413, "RequestEntityTooLarge", `request body over ${MAX_BUFFERED_BYTES} bytes`);
-                checkSignature(req, url, raw, options.verifySignature?.secretAccessKey);
+                try {
+                    verifySigV4(req, url, raw, { service: "sns", region: REGION, secret: options.verifySignature?.secretAccessKey });
+                } catch (err) {
+                    if (err instanceof SigV4Failure) throw new WireError(err.status, err.code, err.message);
+                    throw err;
+                }
                 const form = parseForm(req, url, raw);
                 recorded.params = Object.fromEntries(form);
                 recorded.action = form.get("Action") ?? "";
@@ -811,58 +817,3 @@ function escapeXml(text: string): string {
     return text.replace(/[&<>\r]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;" })[c] as string);
 }
 
-/**
- * Checks the SigV4 `Authorization` header's shape (service `sns`, region us-east-1), `x-amz-date`, and
- * that `x-amz-content-sha256` (when sent) is the body's hash; with a secret, recomputes the signature the
- * way the SDK's SignatureV4 builds it (canonical request → string to sign → HMAC chain).
- */
-function checkSignature(req: http.IncomingMessage, url: URL, body: Buffer, secret: string | undefined): void {
-    const auth = req.headers.authorization;
-    if (auth === undefined) {
-        throw new WireError(400, "MissingAuthenticationToken", "Request is missing the SigV4 Authorization header (an AWS4-HMAC-SHA256 signature for service sns)");
-    }
-    const m = /^AWS4-HMAC-SHA256 Credential=([^/\s,]+)\/(\d{8})\/([a-z0-9-]+)\/([a-z0-9-]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
-    if (!m) throw new WireError(400, "IncompleteSignature", `Authorization header is not a SigV4 (AWS4-HMAC-SHA256) signature: ${auth}`);
-    const [, accessKeyId, date, region, service, signedHeaderList, signature] = m;
-    if (service !== "sns") throw new WireError(400, "IncompleteSignature", `Credential scope names service '${service}', expected 'sns'`);
-    if (region !== REGION) {
-        throw new WireError(403, "SignatureDoesNotMatch", `Credential should be scoped to a valid region, not '${region}' (this local SNS is ${REGION})`);
-    }
-    const amzDate = req.headers["x-amz-date"];
-    if (typeof amzDate !== "string" || !/^\d{8}T\d{6}Z$/.test(amzDate)) throw new WireError(400, "IncompleteSignature", "missing or malformed x-amz-date header");
-    if (!amzDate.startsWith(date)) throw new WireError(400, "IncompleteSignature", `credential date ${date} does not match x-amz-date ${amzDate}`);
-    const signedHeaders = signedHeaderList.split(";");
-    for (const h of ["host", "x-amz-date"]) {
-        if (!signedHeaders.includes(h)) throw new WireError(400, "IncompleteSignature", `SignedHeaders must include '${h}'`);
-    }
-    const bodyHash = createHash("sha256").update(body).digest("hex");
-    const declared = req.headers["x-amz-content-sha256"];
-    if (typeof declared === "string" && declared !== "UNSIGNED-PAYLOAD" && declared !== bodyHash) {
-        throw new WireError(400, "XAmzContentSHA256Mismatch", "x-amz-content-sha256 does not match the request body");
-    }
-    if (secret === undefined) return;
-
-    const escape = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-    const canonicalPath = escape(decodeURIComponent(url.pathname)).replace(/%2F/g, "/");
-    const canonicalQuery = [...url.searchParams]
-        .map(([k, v]) => [escape(k), escape(v)])
-        .sort(([a, av], [b, bv]) => (a < b ? -1 : a > b ? 1 : av < bv ? -1 : av > bv ? 1 : 0))
-        .map(([k, v]) => `${k}=${v}`)
-        .join("&");
-    const canonicalHeaders = signedHeaders
-        .map((h) => {
-            const v = req.headers[h];
-            const value = Array.isArray(v) ? v.join(",") : (v ?? "");
-            return `${h}:${value.trim().replace(/\s+/g, " ")}\n`;
-        })
-        .join("");
-    const canonicalRequest = [req.method, canonicalPath, canonicalQuery, canonicalHeaders, signedHeaderList, typeof declared === "string" ? declared : bodyHash].join("\n");
-    const scope = `${date}/${region}/${service}/aws4_request`;
-    const stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, createHash("sha256").update(canonicalRequest).digest("hex")].join("\n");
-    let key: Buffer = createHmac("sha256", `AWS4${secret}`).update(date).digest();
-    for (const part of [region, service, "aws4_request"]) key = createHmac("sha256", key).update(part).digest();
-    const expected = createHmac("sha256", key).update(stringToSign).digest("hex");
-    if (expected !== signature) {
-        throw new WireError(403, "SignatureDoesNotMatch", `The request signature does not match (access key ${accessKeyId}); canonical request was:\n${canonicalRequest}`);
-    }
-}

@@ -1,0 +1,58 @@
+/**
+ * Least privilege, checked against the code that ships: the AWS calls each function's serialized
+ * archive makes (its SDK commands) must be exactly the actions its role allows, apart from what the
+ * Lambda service itself does with the role (logs, stream reads, failure destinations).
+ */
+import { CREDENTIALS, CREDENTIAL_SECRET_KEYS } from "./support/credentials";
+import { loadProgram, type LoadedProgram } from "./support/program";
+
+/** SDK command → IAM action, for every command a function of this program may send. */
+const ACTIONS: Record<string, string> = {
+    GetCommand: "dynamodb:GetItem",
+    PutCommand: "dynamodb:PutItem",
+    UpdateCommand: "dynamodb:UpdateItem",
+    DeleteCommand: "dynamodb:DeleteItem",
+    QueryCommand: "dynamodb:Query",
+    ScanCommand: "dynamodb:Scan",
+    BatchWriteCommand: "dynamodb:BatchWriteItem",
+    UploadDocumentsCommand: "cloudsearch:document",
+    SearchCommand: "cloudsearch:search",
+    PublishCommand: "sns:Publish",
+    CreatePlatformEndpointCommand: "sns:CreatePlatformEndpoint",
+    GetEndpointAttributesCommand: "sns:GetEndpointAttributes",
+    SetEndpointAttributesCommand: "sns:SetEndpointAttributes",
+    DeleteEndpointCommand: "sns:DeleteEndpoint",
+};
+
+/** Actions the Lambda service performs with a function's role, not the function's code. */
+const SERVICE_ACTIONS = new Set([
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+    "sqs:SendMessage",
+]);
+
+let program: LoadedProgram;
+
+beforeAll(async () => {
+    // With push credentials, so that every statement a role can have is present.
+    program = await loadProgram("dev", CREDENTIALS, CREDENTIAL_SECRET_KEYS);
+});
+
+test.each(["notes-function", "search-indexer", "search-function", "notifications-devices", "notifications-sender"])(
+    "%s: its role allows exactly the calls its shipped code makes",
+    (name) => {
+        const code = program.archives[name].files["__index.js"];
+        const commands = new Set([...code.matchAll(/new (?:[\w$]+\.)?([A-Za-z]+Command)\(/g)].map((m) => m[1]));
+        for (const command of commands) expect({ command, known: command in ACTIONS }).toEqual({ command, known: true });
+        const called = [...commands].map((c) => ACTIONS[c]).sort();
+
+        const policy = JSON.parse(program.recorder.one("aws:iam/rolePolicy:RolePolicy", `${name}-policy`).inputs.policy);
+        const granted = new Set<string>(policy.Statement.flatMap((s: { Action: string[] }) => s.Action));
+        const grantedToCode = [...granted].filter((a) => !SERVICE_ACTIONS.has(a)).sort();
+        expect(grantedToCode).toEqual([...new Set(called)].sort());
+    },
+);
