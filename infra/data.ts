@@ -2,6 +2,27 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { NOTES_BY_CREATED_AT } from "../functions/notes";
 
+/** The key schema and indexes of a table, in `aws.dynamodb.Table` terms (tests build local tables from it). */
+export interface TableKeys {
+    hashKey: string;
+    rangeKey?: string;
+    attributes: { name: string; type: "S" | "N" | "B" }[];
+    localSecondaryIndexes?: { name: string; rangeKey: string; projectionType: "ALL" }[];
+    globalSecondaryIndexes?: { name: string; hashKey: string; rangeKey?: string; projectionType: "ALL" }[];
+}
+
+/** The notes table: a user's notes are one partition, ordered by creation in a local index. */
+export const NOTES_TABLE_KEYS: TableKeys = {
+    hashKey: "ownerId",
+    rangeKey: "noteId",
+    attributes: [
+        { name: "ownerId", type: "S" },
+        { name: "noteId", type: "S" },
+        { name: "createdAt", type: "S" },
+    ],
+    localSecondaryIndexes: [{ name: NOTES_BY_CREATED_AT, rangeKey: "createdAt", projectionType: "ALL" }],
+};
+
 /** Arguments of {@link Data}. */
 export interface DataArgs {
     /**
@@ -28,14 +49,7 @@ export class Data extends pulumi.ComponentResource {
             `${name}-notes`,
             {
                 billingMode: "PAY_PER_REQUEST",
-                hashKey: "ownerId",
-                rangeKey: "noteId",
-                attributes: [
-                    { name: "ownerId", type: "S" },
-                    { name: "noteId", type: "S" },
-                    { name: "createdAt", type: "S" },
-                ],
-                localSecondaryIndexes: [{ name: NOTES_BY_CREATED_AT, rangeKey: "createdAt", projectionType: "ALL" }],
+                ...NOTES_TABLE_KEYS,
                 serverSideEncryption: { enabled: true },
                 streamEnabled: true,
                 streamViewType: "NEW_AND_OLD_IMAGES",

@@ -11,7 +11,20 @@ import {
 } from "../functions/notification-schema";
 import { sendNotification } from "../functions/notifications";
 import type { ApiService } from "./api";
+import type { TableKeys } from "./data";
 import { AppFunction, type PolicyStatement } from "./function";
+
+/** The devices table: a user's devices are one partition; a global index finds who registered an endpoint. */
+export const DEVICES_TABLE_KEYS: TableKeys = {
+    hashKey: "ownerId",
+    rangeKey: "deviceId",
+    attributes: [
+        { name: "ownerId", type: "S" },
+        { name: "deviceId", type: "S" },
+        { name: "endpointArn", type: "S" },
+    ],
+    globalSecondaryIndexes: [{ name: DEVICES_BY_ENDPOINT, hashKey: "endpointArn", projectionType: "ALL" }],
+};
 
 /** Arguments of {@link Notifications}. */
 export interface NotificationsArgs {
@@ -106,20 +119,12 @@ export class Notifications extends pulumi.ComponentResource {
         this.registerOutputs({ topic: this.topic, failedPushes: this.failedPushes });
     }
 
-    /** A user's devices are one partition; a global index finds who registered an SNS endpoint. */
     private createDevicesTable(name: string, retain: boolean): aws.dynamodb.Table {
         return new aws.dynamodb.Table(
             `${name}-devices`,
             {
                 billingMode: "PAY_PER_REQUEST",
-                hashKey: "ownerId",
-                rangeKey: "deviceId",
-                attributes: [
-                    { name: "ownerId", type: "S" },
-                    { name: "deviceId", type: "S" },
-                    { name: "endpointArn", type: "S" },
-                ],
-                globalSecondaryIndexes: [{ name: DEVICES_BY_ENDPOINT, hashKey: "endpointArn", projectionType: "ALL" }],
+                ...DEVICES_TABLE_KEYS,
                 serverSideEncryption: { enabled: true },
                 pointInTimeRecovery: { enabled: retain },
                 deletionProtectionEnabled: retain,

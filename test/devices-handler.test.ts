@@ -4,7 +4,6 @@
  * that keeps endpoint state the way SNS does. Nothing here talks to AWS.
  */
 import { randomUUID } from "node:crypto";
-import { CreateTableCommand, DescribeTableCommand } from "@aws-sdk/client-dynamodb";
 import {
     CreatePlatformEndpointCommand,
     DeleteEndpointCommand,
@@ -31,7 +30,8 @@ import {
     type PushPlatform,
 } from "../functions/notification-schema";
 import { apiEvent, type ApiCall } from "./support/events";
-import { startDynamo, type LocalDynamo } from "./support/dynamodb";
+import { DEVICES_TABLE_KEYS } from "../infra/notifications";
+import { createTable, startDynamo, type LocalDynamo } from "./support/dynamodb";
 
 // ---------------------------------------------------------------------------------------------
 // Local DynamoDB: the devices table with its endpoint index
@@ -54,35 +54,10 @@ afterAll(async () => {
 async function createDevicesTable(): Promise<string> {
     tableCount += 1;
     const tableName = `devices-handler-test-${tableCount}`;
-    await dynamo.client.send(
-        new CreateTableCommand({
-            TableName: tableName,
-            BillingMode: "PAY_PER_REQUEST",
-            AttributeDefinitions: [
-                { AttributeName: "ownerId", AttributeType: "S" },
-                { AttributeName: "deviceId", AttributeType: "S" },
-                { AttributeName: "endpointArn", AttributeType: "S" },
-            ],
-            KeySchema: [
-                { AttributeName: "ownerId", KeyType: "HASH" },
-                { AttributeName: "deviceId", KeyType: "RANGE" },
-            ],
-            GlobalSecondaryIndexes: [
-                {
-                    IndexName: DEVICES_BY_ENDPOINT,
-                    KeySchema: [{ AttributeName: "endpointArn", KeyType: "HASH" }],
-                    Projection: { ProjectionType: "ALL" },
-                },
-            ],
-        }),
-    );
-    for (let attempt = 0; attempt < 100; attempt++) {
-        const { Table } = await dynamo.client.send(new DescribeTableCommand({ TableName: tableName }));
-        const indexesActive = (Table?.GlobalSecondaryIndexes ?? []).every((i) => i.IndexStatus === "ACTIVE");
-        if (Table?.TableStatus === "ACTIVE" && indexesActive) return tableName;
-    }
-    throw new Error(`table ${tableName} did not become ACTIVE`);
+    await createTable(dynamo.client, tableName, DEVICES_TABLE_KEYS);
+    return tableName;
 }
+
 
 /** A fresh table for the enclosing `describe` block; read `.name` inside tests. */
 function freshTable(): { name: string } {

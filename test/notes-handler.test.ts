@@ -4,12 +4,14 @@
  */
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { mockClient, type AwsClientStub } from "aws-sdk-client-mock";
 import type { APIGatewayEventIdentity, APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
-import { NOTES_BY_CREATED_AT, handleNotesRequest, type Note, type NotesSettings } from "../functions/notes";
+import { handleNotesRequest, type Note, type NotesSettings } from "../functions/notes";
 import { NOTE_LIMITS } from "../functions/notes-schema";
+import { NOTES_TABLE_KEYS } from "../infra/data";
+import { createTable } from "./support/dynamodb";
 
 // ---------------------------------------------------------------------------------------------
 // Local DynamoDB
@@ -53,38 +55,10 @@ let tableCount = 0;
 async function createNotesTable(): Promise<string> {
     tableCount += 1;
     const tableName = `notes-handler-test-${tableCount}`;
-    await rawClient.send(
-        new CreateTableCommand({
-            TableName: tableName,
-            BillingMode: "PAY_PER_REQUEST",
-            AttributeDefinitions: [
-                { AttributeName: "ownerId", AttributeType: "S" },
-                { AttributeName: "noteId", AttributeType: "S" },
-                { AttributeName: "createdAt", AttributeType: "S" },
-            ],
-            KeySchema: [
-                { AttributeName: "ownerId", KeyType: "HASH" },
-                { AttributeName: "noteId", KeyType: "RANGE" },
-            ],
-            LocalSecondaryIndexes: [
-                {
-                    IndexName: NOTES_BY_CREATED_AT,
-                    KeySchema: [
-                        { AttributeName: "ownerId", KeyType: "HASH" },
-                        { AttributeName: "createdAt", KeyType: "RANGE" },
-                    ],
-                    Projection: { ProjectionType: "ALL" },
-                },
-            ],
-        }),
-    );
-    // With createTableMs: 0 the table turns ACTIVE on the next tick; poll (no sleeping) until it has.
-    for (let attempt = 0; attempt < 100; attempt++) {
-        const { Table } = await rawClient.send(new DescribeTableCommand({ TableName: tableName }));
-        if (Table?.TableStatus === "ACTIVE") return tableName;
-    }
-    throw new Error(`table ${tableName} did not become ACTIVE`);
+    await createTable(rawClient, tableName, NOTES_TABLE_KEYS);
+    return tableName;
 }
+
 
 /** A fresh table for the enclosing `describe` block; read `.name` inside tests. */
 function freshTable(): { name: string } {

@@ -4,7 +4,6 @@
  * endpoints and failing for a retry. SNS is mocked; the devices table is dynalite. Nothing talks to AWS.
  */
 import { randomUUID } from "node:crypto";
-import { CreateTableCommand, DescribeTableCommand } from "@aws-sdk/client-dynamodb";
 import {
     DeleteEndpointCommand,
     EndpointDisabledException,
@@ -33,7 +32,8 @@ import {
     type PushPlatform,
     type PushSettings,
 } from "../functions/notification-schema";
-import { startDynamo, type LocalDynamo } from "./support/dynamodb";
+import { DEVICES_TABLE_KEYS } from "../infra/notifications";
+import { createTable, startDynamo, type LocalDynamo } from "./support/dynamodb";
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -426,25 +426,7 @@ const DEVICES_TABLE = "devices-notifications-test";
 beforeAll(async () => {
     dynamo = await startDynamo();
     db = DynamoDBDocumentClient.from(dynamo.client);
-    await dynamo.client.send(
-        new CreateTableCommand({
-            TableName: DEVICES_TABLE,
-            BillingMode: "PAY_PER_REQUEST",
-            AttributeDefinitions: [
-                { AttributeName: "ownerId", AttributeType: "S" },
-                { AttributeName: "deviceId", AttributeType: "S" },
-            ],
-            KeySchema: [
-                { AttributeName: "ownerId", KeyType: "HASH" },
-                { AttributeName: "deviceId", KeyType: "RANGE" },
-            ],
-        }),
-    );
-    for (let attempt = 0; attempt < 100; attempt++) {
-        const { Table } = await dynamo.client.send(new DescribeTableCommand({ TableName: DEVICES_TABLE }));
-        if (Table?.TableStatus === "ACTIVE") return;
-    }
-    throw new Error("devices table did not become ACTIVE");
+    await createTable(dynamo.client, DEVICES_TABLE, DEVICES_TABLE_KEYS);
 });
 
 afterAll(async () => {

@@ -1,4 +1,11 @@
-import { CreateTableCommand, DynamoDBClient, type CreateTableCommandInput } from "@aws-sdk/client-dynamodb";
+import {
+    CreateTableCommand,
+    DescribeTableCommand,
+    DynamoDBClient,
+    type CreateTableCommandInput,
+    type StreamViewType,
+} from "@aws-sdk/client-dynamodb";
+import type { TableKeys } from "../../infra/data";
 import type { RecordedResource } from "./mocks";
 
 /** A local DynamoDB-compatible server (dynalite, in memory). */
@@ -33,40 +40,51 @@ export async function startDynamo(): Promise<LocalDynamo> {
     };
 }
 
-/** Creates, on the local server, the table exactly as the program declares it (keys, indexes, stream). */
-export async function createDeclaredTable(dynamo: LocalDynamo, table: RecordedResource, tableName: string): Promise<void> {
-    const inputs = table.inputs;
+/**
+ * Creates a pay-per-request table with the given keys and indexes (in `aws.dynamodb.Table` terms) and
+ * waits until it and its indexes are ACTIVE.
+ */
+export async function createTable(
+    client: DynamoDBClient,
+    tableName: string,
+    keys: TableKeys & { streamEnabled?: boolean; streamViewType?: StreamViewType },
+): Promise<void> {
     const keySchema = (hash: string, range?: string) => [
         { AttributeName: hash, KeyType: "HASH" as const },
         ...(range ? [{ AttributeName: range, KeyType: "RANGE" as const }] : []),
     ];
     const command: CreateTableCommandInput = {
         TableName: tableName,
-        BillingMode: inputs.billingMode,
-        AttributeDefinitions: inputs.attributes.map((a: { name: string; type: "S" | "N" | "B" }) => ({
-            AttributeName: a.name,
-            AttributeType: a.type,
-        })),
-        KeySchema: keySchema(inputs.hashKey, inputs.rangeKey),
-        LocalSecondaryIndexes: (inputs.localSecondaryIndexes ?? []).map(
-            (i: { name: string; rangeKey: string; projectionType: "ALL" | "KEYS_ONLY" }) => ({
-                IndexName: i.name,
-                KeySchema: keySchema(inputs.hashKey, i.rangeKey),
-                Projection: { ProjectionType: i.projectionType },
-            }),
-        ),
-        StreamSpecification: inputs.streamEnabled
-            ? { StreamEnabled: true, StreamViewType: inputs.streamViewType }
-            : undefined,
+        BillingMode: "PAY_PER_REQUEST",
+        AttributeDefinitions: keys.attributes.map((a) => ({ AttributeName: a.name, AttributeType: a.type })),
+        KeySchema: keySchema(keys.hashKey, keys.rangeKey),
+        StreamSpecification: keys.streamEnabled ? { StreamEnabled: true, StreamViewType: keys.streamViewType } : undefined,
     };
-    const globalIndexes = (inputs.globalSecondaryIndexes ?? []).map(
-        (i: { name: string; hashKey: string; rangeKey?: string; projectionType: "ALL" | "KEYS_ONLY" }) => ({
+    if (keys.localSecondaryIndexes?.length) {
+        command.LocalSecondaryIndexes = keys.localSecondaryIndexes.map((i) => ({
+            IndexName: i.name,
+            KeySchema: keySchema(keys.hashKey, i.rangeKey),
+            Projection: { ProjectionType: i.projectionType },
+        }));
+    }
+    if (keys.globalSecondaryIndexes?.length) {
+        command.GlobalSecondaryIndexes = keys.globalSecondaryIndexes.map((i) => ({
             IndexName: i.name,
             KeySchema: keySchema(i.hashKey, i.rangeKey),
             Projection: { ProjectionType: i.projectionType },
-        }),
-    );
-    if (globalIndexes.length > 0) command.GlobalSecondaryIndexes = globalIndexes;
-    if (command.LocalSecondaryIndexes?.length === 0) delete command.LocalSecondaryIndexes;
-    await dynamo.client.send(new CreateTableCommand(command));
+        }));
+    }
+    await client.send(new CreateTableCommand(command));
+    // dynalite (createTableMs: 0) turns a table ACTIVE within a few ticks: poll, never sleep.
+    for (let attempt = 0; attempt < 100; attempt++) {
+        const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+        const indexesActive = (Table?.GlobalSecondaryIndexes ?? []).every((i) => i.IndexStatus === "ACTIVE");
+        if (Table?.TableStatus === "ACTIVE" && indexesActive) return;
+    }
+    throw new Error(`table ${tableName} did not become ACTIVE`);
+}
+
+/** Creates, on the local server, the table exactly as the program declared it (keys, indexes, stream). */
+export async function createDeclaredTable(dynamo: LocalDynamo, table: RecordedResource, tableName: string): Promise<void> {
+    await createTable(dynamo.client, tableName, table.inputs as TableKeys);
 }
