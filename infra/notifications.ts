@@ -1,3 +1,5 @@
+import type { SNSClient } from "@aws-sdk/client-sns";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
@@ -169,10 +171,7 @@ export class Notifications extends pulumi.ComponentResource {
             {
                 description: "Registers the calling Cognito identity's devices for push notifications",
                 callbackFactory: () => {
-                    const { DynamoDBClient } = require("@aws-sdk/client-dynamodb");
-                    const { DynamoDBDocumentClient } = require("@aws-sdk/lib-dynamodb");
-                    const { SNSClient } = require("@aws-sdk/client-sns");
-                    const clients = { db: DynamoDBDocumentClient.from(new DynamoDBClient({})), sns: new SNSClient({}) };
+                    const clients = createPushClients();
                     const settings = pushSettingsFromEnvironment(process.env);
                     return (event: APIGatewayProxyEvent) => handleDevicesRequest(event, clients, settings);
                 },
@@ -209,10 +208,7 @@ export class Notifications extends pulumi.ComponentResource {
             {
                 description: "Delivers a user's push notification to the recipient's devices and the stage topic",
                 callbackFactory: () => {
-                    const { DynamoDBClient } = require("@aws-sdk/client-dynamodb");
-                    const { DynamoDBDocumentClient } = require("@aws-sdk/lib-dynamodb");
-                    const { SNSClient } = require("@aws-sdk/client-sns");
-                    const clients = { db: DynamoDBDocumentClient.from(new DynamoDBClient({})), sns: new SNSClient({}) };
+                    const clients = createPushClients();
                     const settings = pushSettingsFromEnvironment(process.env);
                     return (event: NotificationRequestEvent) => sendNotification(event, clients, settings);
                 },
@@ -242,6 +238,17 @@ export class Notifications extends pulumi.ComponentResource {
         );
         return sender;
     }
+}
+
+/**
+ * The SDK clients both push functions use, built once per cold start from the runtime's AWS SDK with its
+ * default configuration. Serialized into each function's closure (hence `require` here, not imports).
+ */
+function createPushClients(): { db: DynamoDBDocumentClient; sns: SNSClient } {
+    const { DynamoDBClient } = require("@aws-sdk/client-dynamodb");
+    const { DynamoDBDocumentClient } = require("@aws-sdk/lib-dynamodb");
+    const { SNSClient } = require("@aws-sdk/client-sns");
+    return { db: DynamoDBDocumentClient.from(new DynamoDBClient({})), sns: new SNSClient({}) };
 }
 
 /**

@@ -58,7 +58,6 @@ async function createDevicesTable(): Promise<string> {
     return tableName;
 }
 
-
 /** A fresh table for the enclosing `describe` block; read `.name` inside tests. */
 function freshTable(): { name: string } {
     const table = { name: "" };
