@@ -175,8 +175,8 @@ function field(hit: Hit, name: string): string | undefined {
 }
 
 /**
- * The relevance score. The SDK response carries `_score` in `exprs` (a string per expression); the
- * service's documented JSON puts it among the fields, so both are read.
+ * The relevance score. Asked for in `return`, CloudSearch puts `_score` among the fields; an expression
+ * of that name would come back in `exprs`, so both are read.
  */
 function score(hit: Hit): number | null {
     const text = hit.exprs?._score ?? field(hit, "_score");

@@ -31,7 +31,7 @@ import {
 } from "../functions/notification-schema";
 import { apiEvent, type ApiCall } from "./support/events";
 import { DEVICES_TABLE_KEYS } from "../infra/notifications";
-import { createTable, startDynamo, type LocalDynamo } from "./support/dynamodb";
+import { freshTable, startDynamo, type LocalDynamo } from "./support/dynamodb";
 
 // ---------------------------------------------------------------------------------------------
 // Local DynamoDB: the devices table with its endpoint index
@@ -39,7 +39,6 @@ import { createTable, startDynamo, type LocalDynamo } from "./support/dynamodb";
 
 let dynamo: LocalDynamo;
 let db: DynamoDBDocumentClient;
-let tableCount = 0;
 
 beforeAll(async () => {
     dynamo = await startDynamo();
@@ -50,22 +49,8 @@ afterAll(async () => {
     await dynamo?.close();
 });
 
-/** Creates a devices table (`ownerId`/`deviceId`, global index by `endpointArn`) and waits until it is ACTIVE. */
-async function createDevicesTable(): Promise<string> {
-    tableCount += 1;
-    const tableName = `devices-handler-test-${tableCount}`;
-    await createTable(dynamo.client, tableName, DEVICES_TABLE_KEYS);
-    return tableName;
-}
-
-/** A fresh table for the enclosing `describe` block; read `.name` inside tests. */
-function freshTable(): { name: string } {
-    const table = { name: "" };
-    beforeAll(async () => {
-        table.name = await createDevicesTable();
-    });
-    return table;
-}
+/** A devices table, exactly as `infra/notifications.ts` declares it, for the enclosing `describe` block. */
+const devicesTable = () => freshTable(() => dynamo, DEVICES_TABLE_KEYS);
 
 async function storedDevices(tableName: string): Promise<DeviceItem[]> {
     const scan = await db.send(new ScanCommand({ TableName: tableName, ConsistentRead: true }));
@@ -409,7 +394,7 @@ function expectError(res: APIGatewayProxyResult, statusCode: number, code: strin
 // =============================================================================================
 
 describe("POST /devices", () => {
-    const table = freshTable();
+    const table = devicesTable();
 
     it("registers an iOS device: an endpoint in the APNs application and the caller's record", async () => {
         const alice = new Caller(newUser(), table.name);
@@ -657,7 +642,7 @@ describe("POST /devices", () => {
 // =============================================================================================
 
 describe("GET /devices", () => {
-    const table = freshTable();
+    const table = devicesTable();
 
     it("lists the caller's devices only, without tokens or endpoint ARNs", async () => {
         const alice = new Caller(newUser(), table.name);
@@ -699,7 +684,7 @@ describe("GET /devices", () => {
 // =============================================================================================
 
 describe("DELETE /devices/{deviceId}", () => {
-    const table = freshTable();
+    const table = devicesTable();
 
     it("deletes the endpoint and the record, and answers the same to a repeat", async () => {
         const alice = new Caller(newUser(), table.name);
@@ -781,7 +766,7 @@ describe("DELETE /devices/{deviceId}", () => {
 // =============================================================================================
 
 describe("request validation", () => {
-    const table = freshTable();
+    const table = devicesTable();
 
     it.each<[string, unknown, string]>([
         ["an unknown platform", { platform: "windows", token: "abc" }, 'platform must be one of "ios", "android".'],
@@ -859,7 +844,7 @@ describe("request validation", () => {
 // =============================================================================================
 
 describe("caller identity and routing", () => {
-    const table = freshTable();
+    const table = devicesTable();
 
     const routes: [string, Omit<ApiCall, "identityId">][] = [
         ["POST /devices", { method: "POST", resource: "/devices", body: { platform: "ios", token: "abcd" } }],
@@ -904,7 +889,7 @@ describe("caller identity and routing", () => {
 // =============================================================================================
 
 describe("service failures", () => {
-    const table = freshTable();
+    const table = devicesTable();
     let consoleError: jest.SpyInstance;
 
     beforeEach(() => {

@@ -2,72 +2,32 @@
  * Tests of the notes function's request handling (`functions/notes.ts`), run in-process against a
  * real DynamoDB-compatible server (dynalite) on an ephemeral local port. Nothing here talks to AWS.
  */
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { mockClient, type AwsClientStub } from "aws-sdk-client-mock";
 import type { APIGatewayEventIdentity, APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { handleNotesRequest, type Note, type NotesSettings } from "../functions/notes";
 import { NOTE_LIMITS } from "../functions/notes-schema";
 import { NOTES_TABLE_KEYS } from "../infra/data";
-import { createTable } from "./support/dynamodb";
+import { freshTable, startDynamo, type LocalDynamo } from "./support/dynamodb";
 
 // ---------------------------------------------------------------------------------------------
 // Local DynamoDB
 // ---------------------------------------------------------------------------------------------
 
-interface DynaliteOptions {
-    createTableMs: number;
-    deleteTableMs: number;
-    updateTableMs: number;
-}
-// dynalite ships no type declarations; it returns a plain Node HTTP server.
-const dynalite = require("dynalite") as (options: DynaliteOptions) => Server;
-
-let server: Server;
-let rawClient: DynamoDBClient;
+let dynamo: LocalDynamo;
 let db: DynamoDBDocumentClient;
 
 beforeAll(async () => {
-    server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const { port } = server.address() as AddressInfo;
-    rawClient = new DynamoDBClient({
-        endpoint: `http://127.0.0.1:${port}`,
-        region: "us-east-1",
-        credentials: { accessKeyId: "AKIDLOCALTEST", secretAccessKey: "local-test-secret" },
-        maxAttempts: 1,
-    });
-    db = DynamoDBDocumentClient.from(rawClient);
+    dynamo = await startDynamo();
+    db = DynamoDBDocumentClient.from(dynamo.client);
 });
 
 afterAll(async () => {
-    rawClient?.destroy();
-    if (server !== undefined) {
-        await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
-    }
+    await dynamo?.close();
 });
 
-let tableCount = 0;
-
-/** Creates a notes table exactly as `infra/data.ts` declares it and waits until it is ACTIVE. */
-async function createNotesTable(): Promise<string> {
-    tableCount += 1;
-    const tableName = `notes-handler-test-${tableCount}`;
-    await createTable(rawClient, tableName, NOTES_TABLE_KEYS);
-    return tableName;
-}
-
-
-/** A fresh table for the enclosing `describe` block; read `.name` inside tests. */
-function freshTable(): { name: string } {
-    const table = { name: "" };
-    beforeAll(async () => {
-        table.name = await createNotesTable();
-    });
-    return table;
-}
+/** A notes table, exactly as `infra/data.ts` declares it, for the enclosing `describe` block. */
+const notesTable = () => freshTable(() => dynamo, NOTES_TABLE_KEYS);
 
 // ---------------------------------------------------------------------------------------------
 // Callers, clocks and settings
@@ -307,7 +267,7 @@ const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f
 // =============================================================================================
 
 describe("POST /notes", () => {
-    const table = freshTable();
+    const table = notesTable();
 
     it("creates a note and answers 201 with it", async () => {
         const alice = newCaller(table.name);
@@ -472,7 +432,7 @@ describe("POST /notes", () => {
 // =============================================================================================
 
 describe("GET /notes", () => {
-    const table = freshTable();
+    const table = notesTable();
 
     /** Creates `count` notes for `caller`, one clock tick apart; returns them newest first. */
     async function createNotes(caller: Caller, count: number, prefix = "n"): Promise<Note[]> {
@@ -621,7 +581,7 @@ describe("GET /notes", () => {
 // =============================================================================================
 
 describe("GET /notes/{noteId}", () => {
-    const table = freshTable();
+    const table = notesTable();
 
     it("answers 200 with the note", async () => {
         const alice = newCaller(table.name);
@@ -696,7 +656,7 @@ describe("GET /notes/{noteId}", () => {
 // =============================================================================================
 
 describe("PUT /notes/{noteId}", () => {
-    const table = freshTable();
+    const table = notesTable();
 
     it("updates all fields, sets a new updatedAt and keeps createdAt", async () => {
         const alice = newCaller(table.name);
@@ -836,7 +796,7 @@ describe("PUT /notes/{noteId}", () => {
 // =============================================================================================
 
 describe("DELETE /notes/{noteId}", () => {
-    const table = freshTable();
+    const table = notesTable();
 
     it("deletes the note: 200, then GET answers 404 and the list no longer has it", async () => {
         const alice = newCaller(table.name);
@@ -895,7 +855,7 @@ describe("DELETE /notes/{noteId}", () => {
 // =============================================================================================
 
 describe("request body validation", () => {
-    const table = freshTable();
+    const table = notesTable();
 
     /** POSTs a raw body and expects a 400 without storing anything; returns the message. */
     async function rejectedCreate(caller: Caller, body: string | null): Promise<string> {
@@ -1097,7 +1057,7 @@ describe("request body validation", () => {
 // =============================================================================================
 
 describe("body size limit", () => {
-    const table = freshTable();
+    const table = notesTable();
     const limit = NOTE_LIMITS.bodyBytes;
 
     /** A valid note body padded with JSON whitespace to exactly `bytes` bytes. */
@@ -1154,7 +1114,7 @@ describe("body size limit", () => {
 // =============================================================================================
 
 describe("caller identity", () => {
-    const table = freshTable();
+    const table = notesTable();
 
     const routes: [string, Omit<EventOptions, "identity">][] = [
         ["POST /notes", { method: "POST", json: { noteId: "anon", headline: "h" } }],
@@ -1210,7 +1170,7 @@ describe("caller identity", () => {
 });
 
 describe("routing", () => {
-    const table = freshTable();
+    const table = notesTable();
 
     it.each<[string, string, string | undefined]>([
         ["PATCH", "/notes", undefined],

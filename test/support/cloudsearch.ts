@@ -48,7 +48,7 @@
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import * as http from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenOnLoopback } from "./net";
 import { SEARCH_INDEX_FIELDS, type SearchIndexField } from "../../functions/search-index";
 import { SigV4Failure, verifySigV4 } from "./sigv4";
 
@@ -784,13 +784,9 @@ export async function startCloudSearch(options: LocalCloudSearchOptions = {}): P
         }
     }
 
-    await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => resolve());
-    });
-    const { port } = server.address() as AddressInfo;
+    const endpoint = await listenOnLoopback(server);
     return {
-        endpoint: `http://127.0.0.1:${port}`,
+        endpoint,
         documents: () => new Map([...index].map(([id, fields]) => [id, { ...fields }])),
         requests,
         failNextUploads(count, how = "http500") {

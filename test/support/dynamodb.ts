@@ -7,6 +7,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import type { TableKeys } from "../../infra/data";
 import type { RecordedResource } from "./mocks";
+import { listenOnLoopback } from "./net";
 
 /** A local DynamoDB-compatible server (dynalite, in memory). */
 export interface LocalDynamo {
@@ -21,10 +22,7 @@ export async function startDynamo(): Promise<LocalDynamo> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const dynalite = require("dynalite") as (options: Record<string, number>) => import("node:http").Server;
     const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const address = server.address();
-    if (address === null || typeof address === "string") throw new Error("dynalite did not listen on a port");
-    const endpoint = `http://127.0.0.1:${address.port}`;
+    const endpoint = await listenOnLoopback(server);
     const client = new DynamoDBClient({
         endpoint,
         region: "us-east-1",
@@ -82,6 +80,22 @@ export async function createTable(
         if (Table?.TableStatus === "ACTIVE" && indexesActive) return;
     }
     throw new Error(`table ${tableName} did not become ACTIVE`);
+}
+
+let freshTables = 0;
+
+/**
+ * A table of its own for the enclosing `describe` block, created in its `beforeAll` with `keys`; read
+ * `.name` inside tests. `dynamo` is called then, once the server is up.
+ */
+export function freshTable(dynamo: () => LocalDynamo, keys: TableKeys): { name: string } {
+    const table = { name: "" };
+    beforeAll(async () => {
+        freshTables += 1;
+        table.name = `test-table-${freshTables}`;
+        await createTable(dynamo().client, table.name, keys);
+    });
+    return table;
 }
 
 /** Creates, on the local server, the table exactly as the program declared it (keys, indexes, stream). */

@@ -98,7 +98,7 @@
  */
 import { randomUUID } from "node:crypto";
 import * as http from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenOnLoopback } from "./net";
 import { SigV4Failure, verifySigV4 } from "./sigv4";
 
 export type SnsPlatform = "APNS" | "APNS_SANDBOX" | "GCM";
@@ -543,13 +543,9 @@ export async function startSns(options: LocalSnsOptions = {}): Promise<LocalSns>
         return entries;
     }
 
-    await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => resolve());
-    });
-    const { port } = server.address() as AddressInfo;
+    const endpoint = await listenOnLoopback(server);
     return {
-        endpoint: `http://127.0.0.1:${port}`,
+        endpoint,
         requests,
         publishes: () =>
             published.map((p) => ({
