@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { adoptionImportFile } from "./infra/adopt";
 import { Api } from "./infra/api";
 import { loadStageConfig } from "./infra/config";
 import { Data } from "./infra/data";
@@ -99,3 +100,9 @@ export const clientConfig = pulumi.secret({
     // Guests use the classic flow, which names the role to assume.
     ...(identity.guestRoleArn ? { guestRoleArn: identity.guestRoleArn } : {}),
 });
+/**
+ * On a retaining stage: the `pulumi import --file` document that adopts the kept user pool, app client,
+ * identity pool, tables and bucket after `pulumi destroy`, under the URNs this program gives them. Save it
+ * before destroying (`pulumi stack output adoptAfterDestroy --json > adopt-<stage>.json`); see the README.
+ */
+export const adoptAfterDestroy = retain ? adoptionImportFile([identity, data, media, notifications]) : undefined;

@@ -127,7 +127,8 @@ export function pushSettingsFromEnvironment(env: Record<string, string | undefin
 /** What to set to enable a platform on a stage: named in the 409 a device registration gets. */
 export const PLATFORM_CONFIG_HINT: Record<PushPlatform, string> = {
     ios:
-        "Push to iOS is not set up on this stage: set mobile-backend:apnsSigningKey (secret, the .p8 key) and " +
+        "Push to iOS is not set up on this stage: set mobile-backend:notifications.apns.signingKey (secret, the .p8 key) and " +
         "mobile-backend:notifications.apns.keyId, .teamId and .bundleId.",
-    android: "Push to Android is not set up on this stage: set mobile-backend:fcmServiceAccount (secret, the service-account JSON).",
+    android:
+        "Push to Android is not set up on this stage: set mobile-backend:notifications.fcm.serviceAccount (secret, the service-account JSON).",
 };

@@ -90,14 +90,14 @@ export interface StageConfig {
     };
     notifications: {
         /**
-         * APNs token-based credentials: `apnsSigningKey` (secret: the `.p8` key) with
+         * APNs token-based credentials: `notifications.apns.signingKey` (secret: the `.p8` key) with
          * `notifications.apns.keyId`, `.teamId` and `.bundleId`. Undefined when not configured: no
          * APNs platform application, and iOS registrations answer 409.
          */
         apns?: { signingKey: string; keyId: string; teamId: string; bundleId: string; sandbox: boolean };
         /**
-         * FCM credentials: `fcmServiceAccount` (secret: the service-account JSON). Undefined when not
-         * configured: no FCM platform application, and Android registrations answer 409.
+         * FCM credentials: `notifications.fcm.serviceAccount` (secret: the service-account JSON). Undefined
+         * when not configured: no FCM platform application, and Android registrations answer 409.
          */
         fcm?: { serviceAccountJson: string };
         /** `notifications.retryAttempts` — retries of a failed asynchronous push, 0–2. Default `2`. */
@@ -124,8 +124,11 @@ export class StageConfigError extends Error {}
 const NAMESPACE = "mobile-backend";
 /** Settings that are objects in the stack file. */
 const OBJECT_KEYS = ["identity", "api", "media", "search", "notifications", "functions"];
-/** Credentials: accepted only when set with `pulumi config set --secret`. */
-const SECRET_KEYS = ["apnsSigningKey", "fcmServiceAccount"];
+/** The push credentials: accepted only when set with `pulumi config set --secret --path`. */
+export const CREDENTIAL_KEYS = {
+    apnsSigningKey: "notifications.apns.signingKey",
+    fcmServiceAccount: "notifications.fcm.serviceAccount",
+} as const;
 
 /**
  * Reads the stage's settings from the Pulumi config of the running stack.
@@ -140,21 +143,23 @@ export function loadStageConfig(): StageConfig {
     for (const [fullKey, text] of Object.entries(pulumi.runtime.allConfig())) {
         if (!fullKey.startsWith(`${NAMESPACE}:`)) continue;
         const key = fullKey.slice(NAMESPACE.length + 1);
-        raw[key] = SECRET_KEYS.includes(key) ? text : parseConfigText(key, text);
+        raw[key] = parseConfigText(key, text);
         if (runtime.isConfigSecret?.(fullKey)) secrets.add(key);
     }
     return parseStageConfig(pulumi.getStack(), raw, secrets);
 }
 
-/** Pulumi hands structured values over as JSON text and scalars as plain text. */
+/**
+ * Pulumi hands structured values over as JSON text and top-level scalars as plain text ("Top level entries
+ * are always treated as strings", `pulumi config set` reference): only the objects are parsed here, and the
+ * readers turn a top-level text into the number or boolean a setting needs.
+ */
 function parseConfigText(key: string, text: string): unknown {
+    if (!OBJECT_KEYS.includes(key)) return text;
     try {
         return JSON.parse(text);
     } catch {
-        if (OBJECT_KEYS.includes(key)) {
-            throw new StageConfigError(`${NAMESPACE}:${key} must be an object, got ${JSON.stringify(text)}`);
-        }
-        return text;
+        throw new StageConfigError(`${NAMESPACE}:${key} must be an object, got ${JSON.stringify(text)}`);
     }
 }
 
@@ -164,6 +169,7 @@ export function parseStageConfig(
     raw: Record<string, unknown>,
     secrets: ReadonlySet<string> = new Set(),
 ): StageConfig {
+    rejectFlatKeys(raw);
     const read = new Reader(raw);
     const config: StageConfig = {
         stage,
@@ -209,11 +215,7 @@ export function parseStageConfig(
             timeoutSeconds: read.integer("functions.timeoutSeconds", 10, { min: 1, max: 29 }),
         },
     };
-    if (!/^[a-z][a-z0-9-]{0,63}$/.test(stage)) {
-        throw new StageConfigError(
-            `the stack name names the API stage and must be lowercase letters, digits and hyphens, got ${JSON.stringify(stage)}`,
-        );
-    }
+    checkStageName(stage);
     if (config.search.engine === "none" && config.search.domainName !== undefined) {
         throw new StageConfigError(
             `${NAMESPACE}:search.domainName names a domain to use, but search.engine is none, got ${JSON.stringify(config.search.domainName)}`,
@@ -230,12 +232,12 @@ export function parseStageConfig(
 
 /** APNs credentials: all four settings or none; the signing key only as a secret. */
 function readApns(read: Reader, secrets: ReadonlySet<string>): StageConfig["notifications"]["apns"] {
-    const signingKey = read.secret("apnsSigningKey", secrets, /-----BEGIN PRIVATE KEY-----[\s\S]+-----END PRIVATE KEY-----/, "an APNs .p8 signing key (PEM)");
+    const signingKey = read.secret(CREDENTIAL_KEYS.apnsSigningKey, secrets, /-----BEGIN PRIVATE KEY-----[\s\S]+-----END PRIVATE KEY-----/, "an APNs .p8 signing key (PEM)");
     const keyId = read.optionalString("notifications.apns.keyId", /^[A-Z0-9]{10}$/, "a 10-character APNs key id");
     const teamId = read.optionalString("notifications.apns.teamId", /^[A-Z0-9]{10}$/, "a 10-character Apple team id");
     const bundleId = read.optionalString("notifications.apns.bundleId", /^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/, "an app bundle id (reverse DNS)");
     const sandbox = read.boolean("notifications.apns.sandbox", false);
-    const parts = { apnsSigningKey: signingKey, "notifications.apns.keyId": keyId, "notifications.apns.teamId": teamId, "notifications.apns.bundleId": bundleId };
+    const parts = { [CREDENTIAL_KEYS.apnsSigningKey]: signingKey, "notifications.apns.keyId": keyId, "notifications.apns.teamId": teamId, "notifications.apns.bundleId": bundleId };
     const missing = Object.entries(parts).filter(([, v]) => v === undefined).map(([k]) => `${NAMESPACE}:${k}`);
     if (missing.length === 4) return undefined;
     if (missing.length > 0 || !signingKey || !keyId || !teamId || !bundleId) {
@@ -246,21 +248,64 @@ function readApns(read: Reader, secrets: ReadonlySet<string>): StageConfig["noti
 
 /** FCM credentials: a service-account key, only as a secret. */
 function readFcm(read: Reader, secrets: ReadonlySet<string>): StageConfig["notifications"]["fcm"] {
-    const text = read.secret("fcmServiceAccount", secrets, /^\s*\{[\s\S]*\}\s*$/, "a service-account JSON key");
+    const text = read.secret(CREDENTIAL_KEYS.fcmServiceAccount, secrets, /^\s*\{[\s\S]*\}\s*$/, "a service-account JSON key");
     if (text === undefined) return undefined;
     let key: Record<string, unknown>;
     try {
         key = JSON.parse(text);
     } catch {
-        throw new StageConfigError(`${NAMESPACE}:fcmServiceAccount must be a service-account JSON key, got text that is not JSON`);
+        throw new StageConfigError(`${NAMESPACE}:${CREDENTIAL_KEYS.fcmServiceAccount} must be a service-account JSON key, got text that is not JSON`);
     }
     const missing = ["project_id", "private_key", "client_email"].filter((k) => typeof key[k] !== "string");
     if (key.type !== "service_account" || missing.length > 0) {
         throw new StageConfigError(
-            `${NAMESPACE}:fcmServiceAccount must be a service-account JSON key (type "service_account" with project_id, private_key and client_email), got one without ${missing.join(", ") || "type service_account"}`,
+            `${NAMESPACE}:${CREDENTIAL_KEYS.fcmServiceAccount} must be a service-account JSON key (type "service_account" with project_id, private_key and client_email), got one without ${missing.join(", ") || "type service_account"}`,
         );
     }
     return { serviceAccountJson: text };
+}
+
+/** The stack-file key a dotted setting lives under (`notifications` for `notifications.apns.keyId`). */
+function topLevel(key: string): string {
+    return key.split(".")[0];
+}
+
+/**
+ * `pulumi config set mobile-backend:search.engine none` (without `--path`) stores one flat key named
+ * `search.engine`, which no reader asks for: refuse it, naming the fix, instead of deploying with the default.
+ */
+function rejectFlatKeys(raw: Record<string, unknown>): void {
+    for (const key of Object.keys(raw)) {
+        if (!key.includes(".")) continue;
+        throw new StageConfigError(
+            `${NAMESPACE}:${key} is stored as one flat key, so the program would never read it: a nested setting needs --path. ` +
+                `Run: pulumi config rm ${NAMESPACE}:${key} && pulumi config set --path ${NAMESPACE}:${key} <value>`,
+        );
+    }
+}
+
+/**
+ * Longest stage name. The stage names the API stage and is part of the names of log groups, the identity
+ * pool (`mobile-backend-<stage>-identity`, at most 128 characters), the search domain (shortened with a
+ * hash when needed) and the topic's display name (`mobile-backend <stage> notifications`, at most 100).
+ */
+export const MAX_STAGE_NAME_LENGTH = 64;
+
+/**
+ * Refuses a stack name that would make an invalid resource name: lower-case letters, digits and single
+ * hyphens, starting with a letter and not ending with a hyphen (valid in every name derived from it).
+ */
+export function checkStageName(stage: string): void {
+    const problems: string[] = [];
+    if (!/^[a-z]/.test(stage)) problems.push("start with a lower-case letter");
+    if (/[^a-z0-9-]/.test(stage)) problems.push("use only lower-case letters, digits and hyphens");
+    if (/--|-$/.test(stage)) problems.push("not end with a hyphen or repeat one");
+    if (stage.length > MAX_STAGE_NAME_LENGTH) problems.push(`be at most ${MAX_STAGE_NAME_LENGTH} characters (it has ${stage.length})`);
+    if (problems.length === 0) return;
+    throw new StageConfigError(
+        `the stack name ${JSON.stringify(stage)} cannot name this stage's resources (API stage, log groups, identity pool, ` +
+            `search domain): it must ${problems.join(", ")}. Per-developer stages look like dev-alice.`,
+    );
 }
 
 /** Reads dotted keys out of the raw config, remembering which keys it knows so typos are reported. */
@@ -305,13 +350,16 @@ class Reader {
         return match;
     }
 
-    /** A credential: must be set as a secret, and its value is never echoed in an error. */
+    /**
+     * A credential: must be set as a secret, and its value is never echoed in an error. Pulumi marks a whole
+     * top-level key secret when any value inside it was set with `--secret`, so that is what is checked.
+     */
     secret(key: string, secrets: ReadonlySet<string>, pattern: RegExp, rule: string): string | undefined {
         const value = this.lookup(key);
         if (value === undefined) return undefined;
-        if (!secrets.has(key)) {
+        if (!secrets.has(topLevel(key))) {
             throw new StageConfigError(
-                `${NAMESPACE}:${key} must be set as a secret: pulumi config set --secret ${NAMESPACE}:${key} ... (it is stored in plain text now)`,
+                `${NAMESPACE}:${key} must be set as a secret: pulumi config set --secret --path ${NAMESPACE}:${key} ... (it is stored in plain text now)`,
             );
         }
         if (typeof value !== "string" || !pattern.test(value)) {
@@ -320,9 +368,24 @@ class Reader {
         return value;
     }
 
+    /**
+     * An optional string matching `pattern`. `pulumi config set --path` stores a value made only of digits as a
+     * number; such a value is taken only if its decimal text is exact (a safe integer) and matches, since a
+     * leading zero or a digit beyond 2^53 is already lost. Otherwise the error says how to keep it a string.
+     */
     optionalString(key: string, pattern: RegExp, rule: string): string | undefined {
         const value = this.lookup(key);
         if (value === undefined) return undefined;
+        if (typeof value === "number") {
+            const text = String(value);
+            if (Number.isSafeInteger(value) && value >= 0 && pattern.test(text)) return text;
+            throw this.error(
+                key,
+                `must be ${rule}; it was stored as the number ${text}, which loses leading zeros and long digit ` +
+                    `strings, so set it as a string: pulumi config set --path --type string ${NAMESPACE}:${key} <value>`,
+                value,
+            );
+        }
         if (typeof value !== "string" || !pattern.test(value)) throw this.error(key, `must be ${rule}`, value);
         return value;
     }
@@ -347,7 +410,7 @@ class Reader {
                 for (const [k, v] of Object.entries(value)) walk(v, path ? `${path}.${k}` : k);
                 return;
             }
-            const shown = secrets.has(path.split(".")[0]) ? "a secret value, not shown" : JSON.stringify(value);
+            const shown = secrets.has(topLevel(path)) ? "a secret value, not shown" : JSON.stringify(value);
             throw new StageConfigError(`${NAMESPACE}:${path} is not a setting of this program (got ${shown})`);
         };
         walk(this.raw, "");

@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { NOTES_BY_CREATED_AT } from "../functions/notes";
+import type { RetainsResources } from "./adopt";
 
 /** The key schema and indexes of a table, in `aws.dynamodb.Table` terms (tests build local tables from it). */
 export interface TableKeys {
@@ -37,9 +38,11 @@ export interface DataArgs {
  * `noteId` sort key), a local index orders them by `createdAt`, and a stream with old and new images
  * feeds the search indexer.
  */
-export class Data extends pulumi.ComponentResource {
+export class Data extends pulumi.ComponentResource implements RetainsResources {
     /** The notes table. */
     public readonly notesTable: aws.dynamodb.Table;
+    /** What a retaining stage keeps on destroy: the notes table. */
+    public readonly retained: pulumi.CustomResource[];
 
     constructor(name: string, args: DataArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mobile-backend:index:Data", name, {}, opts);
@@ -59,6 +62,7 @@ export class Data extends pulumi.ComponentResource {
             { parent: this, retainOnDelete: retain },
         );
 
+        this.retained = retain ? [this.notesTable] : [];
         this.registerOutputs({ notesTable: this.notesTable });
     }
 }

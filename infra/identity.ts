@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import type { RetainsResources } from "./adopt";
 import { UPLOADS_PREFIX } from "./media";
 
 /** Arguments of {@link Identity}. */
@@ -13,7 +14,11 @@ export interface IdentityArgs {
      * signed-in users. Turns on the identity pool's classic flow, see {@link Identity}. Default `false`.
      */
     allowGuests?: boolean;
-    /** Keep the user pool (and its users) when the stack is destroyed, with deletion protection. Default `false`. */
+    /**
+     * Keep the user pool (with its users and deletion protection), its app client (whose id ships in the app) and
+     * the identity pool (whose identity ids key every user's notes, uploads and devices) when the stack is
+     * destroyed. Default `false`.
+     */
     retain?: boolean;
 }
 
@@ -31,7 +36,7 @@ const IDENTITY_ID = "${cognito-identity.amazonaws.com:sub}";
  * classic (basic) flow, where guest credentials carry exactly the guest role below; without it, the
  * pool allows neither guests nor the classic flow and no guest role exists.
  */
-export class Identity extends pulumi.ComponentResource {
+export class Identity extends pulumi.ComponentResource implements RetainsResources {
     /** The user pool that signs users up and in. */
     public readonly userPool: aws.cognito.UserPool;
     /** The mobile app's client of the user pool (public: no secret). */
@@ -43,6 +48,8 @@ export class Identity extends pulumi.ComponentResource {
      * `AssumeRoleWithWebIdentity` call names it. Otherwise undefined.
      */
     public readonly guestRoleArn: pulumi.Output<string> | undefined;
+    /** What a retaining stage keeps on destroy: the user pool, its app client and the identity pool. */
+    public readonly retained: pulumi.CustomResource[];
 
     constructor(name: string, args: IdentityArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mobile-backend:index:Identity", name, {}, opts);
@@ -50,8 +57,9 @@ export class Identity extends pulumi.ComponentResource {
         const retain = args.retain ?? false;
 
         this.userPool = this.createUserPool(name, retain);
-        this.userPoolClient = this.createUserPoolClient(name);
-        this.identityPool = this.createIdentityPool(name, allowGuests);
+        this.userPoolClient = this.createUserPoolClient(name, retain);
+        this.identityPool = this.createIdentityPool(name, allowGuests, retain);
+        this.retained = retain ? [this.userPool, this.userPoolClient, this.identityPool] : [];
         const signedIn = this.createRole(name, "signed-in", "authenticated", args);
         const guest = allowGuests ? this.createRole(name, "guest", "unauthenticated", args) : undefined;
         this.guestRoleArn = guest?.arn;
@@ -98,7 +106,7 @@ export class Identity extends pulumi.ComponentResource {
         );
     }
 
-    private createUserPoolClient(name: string): aws.cognito.UserPoolClient {
+    private createUserPoolClient(name: string, retain: boolean): aws.cognito.UserPoolClient {
         return new aws.cognito.UserPoolClient(
             `${name}-app`,
             {
@@ -113,11 +121,11 @@ export class Identity extends pulumi.ComponentResource {
                 refreshTokenValidity: 30,
                 tokenValidityUnits: { accessToken: "minutes", idToken: "minutes", refreshToken: "days" },
             },
-            { parent: this },
+            { parent: this, retainOnDelete: retain },
         );
     }
 
-    private createIdentityPool(name: string, allowGuests: boolean): aws.cognito.IdentityPool {
+    private createIdentityPool(name: string, allowGuests: boolean, retain: boolean): aws.cognito.IdentityPool {
         return new aws.cognito.IdentityPool(
             `${name}-identities`,
             {
@@ -133,7 +141,7 @@ export class Identity extends pulumi.ComponentResource {
                     },
                 ],
             },
-            { parent: this },
+            { parent: this, retainOnDelete: retain },
         );
     }
 

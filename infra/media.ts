@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import type { RetainsResources } from "./adopt";
 import type { PriceClass } from "./config";
 
 /** Arguments of {@link Media}. */
@@ -26,13 +27,15 @@ const MANAGED_SECURITY_HEADERS = "67f7725c-6f97-4210-82d7-5512b31e9d03";
  * The media tier: a private, encrypted S3 bucket that mobile clients upload to directly with their
  * Cognito credentials, and a CloudFront distribution that is the only reader of it.
  */
-export class Media extends pulumi.ComponentResource {
+export class Media extends pulumi.ComponentResource implements RetainsResources {
     /** The uploads bucket. */
     public readonly bucket: aws.s3.Bucket;
     /** The CloudFront distribution that serves uploads. */
     public readonly distribution: aws.cloudfront.Distribution;
     /** `https://<distribution domain>`: prefix of every media URL. */
     public readonly baseUrl: pulumi.Output<string>;
+    /** What a retaining stage keeps on destroy and adopts again: the bucket (its settings are re-applied). */
+    public readonly retained: pulumi.CustomResource[];
 
     constructor(name: string, args: MediaArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mobile-backend:index:Media", name, {}, opts);
@@ -42,6 +45,7 @@ export class Media extends pulumi.ComponentResource {
         this.distribution = this.createDistribution(name, args.priceClass ?? "PriceClass_100");
         this.createBucketPolicy(name, retain);
         this.baseUrl = pulumi.interpolate`https://${this.distribution.domainName}`;
+        this.retained = retain ? [this.bucket] : [];
 
         this.registerOutputs({ bucket: this.bucket, distribution: this.distribution, baseUrl: this.baseUrl });
     }

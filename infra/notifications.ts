@@ -14,6 +14,7 @@ import {
 import { sendNotification } from "../functions/notifications";
 import type { ApiService } from "./api";
 import type { TableKeys } from "./data";
+import type { RetainsResources } from "./adopt";
 import { AppFunction, type PolicyStatement } from "./function";
 
 /** The devices table: a user's devices are one partition; a global index finds who registered an endpoint. */
@@ -66,19 +67,25 @@ const FAILED_PUSH_RETENTION_SECONDS = 14 * 24 * 60 * 60;
  * to the recipient's devices through SNS platform applications (APNs, FCM; each only when its
  * credentials are configured) and always to a stage-wide topic with a `recipientId` attribute.
  */
-export class Notifications extends pulumi.ComponentResource {
+export class Notifications extends pulumi.ComponentResource implements RetainsResources {
     /** The device and notification routes, for the API tier. */
     public readonly api: ApiService[];
     /** The stage-wide topic every notification is published to. */
     public readonly topic: aws.sns.Topic;
     /** The queue that keeps notifications that could not be delivered after the retries. */
     public readonly failedPushes: aws.sqs.Queue;
+    /** The devices table: a user's devices (endpoint and token) by identity. */
+    public readonly devicesTable: aws.dynamodb.Table;
+    /** What a retaining stage keeps on destroy: the devices table. */
+    public readonly retained: pulumi.CustomResource[];
 
     constructor(name: string, args: NotificationsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mobile-backend:index:Notifications", name, {}, opts);
         const retain = args.retain ?? false;
 
         const devices = this.createDevicesTable(name, retain);
+        this.devicesTable = devices;
+        this.retained = retain ? [devices] : [];
         this.topic = new aws.sns.Topic(
             `${name}-topic`,
             { kmsMasterKeyId: "alias/aws/sns", displayName: `${pulumi.getProject()} ${pulumi.getStack()} notifications` },

@@ -2,8 +2,11 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { parseStageConfig, StageConfigError } from "../infra/config";
+import { CREDENTIAL_KEYS, MAX_STAGE_NAME_LENGTH, parseStageConfig, StageConfigError } from "../infra/config";
+import { searchDomainName } from "../infra/search";
+import { APNS_KEY, FCM_KEY } from "./support/credentials";
 import { loadProgram } from "./support/program";
+import { StackConfig } from "./support/pulumi-config";
 
 /** The `mobile-backend:` settings of a stack file, as the program receives them. */
 function stackSettings(stage: string): Record<string, unknown> {
@@ -79,13 +82,98 @@ test.each([
 });
 
 test("a misspelled credential is refused without showing its value", () => {
-    const attempt = () => parseStageConfig("dev", { apnsSigningkey: "-----BEGIN PRIVATE KEY-----hunter2" }, new Set(["apnsSigningkey"]));
-    expect(attempt).toThrow("mobile-backend:apnsSigningkey is not a setting of this program (got a secret value, not shown)");
+    const raw = { notifications: { apns: { signingkey: "-----BEGIN PRIVATE KEY-----hunter2" } } };
+    const attempt = () => parseStageConfig("dev", raw, new Set(["notifications"]));
+    expect(attempt).toThrow("mobile-backend:notifications.apns.signingkey is not a setting of this program (got a secret value, not shown)");
     expect(attempt).not.toThrow("hunter2");
 });
 
-test("rejects a stack name that cannot name an API stage", () => {
-    expect(() => parseStageConfig("Prod_1", {})).toThrow('got "Prod_1"');
+describe("settings as `pulumi config set` stores them, through the program's loader", () => {
+    const devFile = () => new StackConfig(parse(fs.readFileSync(path.join(__dirname, "..", "Pulumi.dev.yaml"), "utf8")).config);
+
+    test.each([
+        ["mobile-backend:search.engine", "none"],
+        ["mobile-backend:functions.memoryMb", "1024"],
+        ["mobile-backend:api.throttle.rateLimit", "5"],
+    ])("%s set without --path is refused, naming the fix, instead of silently ignored", (key, value) => {
+        const flat = devFile().set(key, value);
+        expect(() => flat.load("dev")).toThrow(
+            `${key} is stored as one flat key, so the program would never read it: a nested setting needs --path. ` +
+                `Run: pulumi config rm ${key} && pulumi config set --path ${key} <value>`,
+        );
+        // The fix the message names works.
+        const fixed = flat.rm(key).set(key, value, { path: true }).load("dev");
+        const [, section, ...setting] = key.split(/[:.]/);
+        const expected = { engine: "none", memoryMb: 1024, rateLimit: 5 }[setting[setting.length - 1]];
+        const loaded = JSON.stringify(fixed[section as keyof typeof fixed]);
+        expect(loaded).toContain(JSON.stringify(expected));
+    });
+
+    /** APNs settings as the README's commands set them, with the ids given. */
+    const apns = (teamId: string, flags: { type?: "string" } = {}) =>
+        devFile()
+            .set(`mobile-backend:${CREDENTIAL_KEYS.apnsSigningKey}`, APNS_KEY, { path: true, secret: true })
+            .set("mobile-backend:notifications.apns.keyId", "ABC123DEFG", { path: true })
+            .set("mobile-backend:notifications.apns.teamId", teamId, { path: true, ...flags })
+            .set("mobile-backend:notifications.apns.bundleId", "com.example.notes", { path: true });
+
+    test("a digit-only id that --path stored as a number is taken when its digits survive", () => {
+        const stored = apns("1234567890");
+        expect((stored.values["mobile-backend:notifications"] as { apns: { teamId: unknown } }).apns.teamId).toBe(1234567890);
+        expect(stored.load("dev").notifications.apns).toMatchObject({ teamId: "1234567890", keyId: "ABC123DEFG", sandbox: true });
+    });
+
+    test("a digit-only id that lost its leading zero is refused, and --type string keeps it", () => {
+        expect(() => apns("0123456789").load("dev")).toThrow(
+            "mobile-backend:notifications.apns.teamId must be a 10-character Apple team id; it was stored as the number 123456789, " +
+                "which loses leading zeros and long digit strings, so set it as a string: " +
+                "pulumi config set --path --type string mobile-backend:notifications.apns.teamId <value>, got 123456789",
+        );
+        expect(apns("0123456789", { type: "string" }).load("dev").notifications.apns?.teamId).toBe("0123456789");
+    });
+
+    test("the push credentials live under notifications, are read only as secrets, and stay out of errors", () => {
+        const fcm = devFile().set(`mobile-backend:${CREDENTIAL_KEYS.fcmServiceAccount}`, FCM_KEY, { path: true, secret: true });
+        expect(fcm.load("dev").notifications.fcm).toEqual({ serviceAccountJson: FCM_KEY });
+        const plain = devFile().set(`mobile-backend:${CREDENTIAL_KEYS.fcmServiceAccount}`, FCM_KEY, { path: true });
+        expect(() => plain.load("dev")).toThrow(
+            "mobile-backend:notifications.fcm.serviceAccount must be set as a secret: pulumi config set --secret --path mobile-backend:notifications.fcm.serviceAccount",
+        );
+        expect(() => plain.load("dev")).not.toThrow("LOCALTESTKEY");
+    });
+
+    test("top-level settings arrive as text and are read as the numbers and booleans they name", () => {
+        const loaded = devFile().set("mobile-backend:logRetentionDays", "30").set("mobile-backend:retainStatefulResources", "true").load("dev");
+        expect(loaded).toMatchObject({ logRetentionDays: 30, retainStatefulResources: true });
+    });
+});
+
+describe("stage names", () => {
+    test.each(["dev", "prod", "dev-alice", "dev-bob2", "qa-2026-11", "s".repeat(MAX_STAGE_NAME_LENGTH)])(
+        "%s names every resource the stage derives from it",
+        (stage) => {
+            expect(parseStageConfig(stage, {}).stage).toBe(stage);
+            // The names the program derives from the stage, at their services' limits.
+            expect(`mobile-backend-${stage}-identity`.length).toBeLessThanOrEqual(128);
+            expect(`mobile-backend ${stage} notifications`.length).toBeLessThanOrEqual(100);
+            expect(searchDomainName("mobile-backend", stage)).toMatch(/^[a-z][a-z0-9-]{2,27}$/);
+        },
+    );
+
+    test.each([
+        ["Prod_1", "start with a lower-case letter, use only lower-case letters, digits and hyphens"],
+        ["dev_alice", "use only lower-case letters, digits and hyphens"],
+        ["dev.alice", "use only lower-case letters, digits and hyphens"],
+        ["1dev", "start with a lower-case letter"],
+        ["dev-", "not end with a hyphen or repeat one"],
+        ["dev--alice", "not end with a hyphen or repeat one"],
+        ["s".repeat(MAX_STAGE_NAME_LENGTH + 1), `be at most ${MAX_STAGE_NAME_LENGTH} characters (it has ${MAX_STAGE_NAME_LENGTH + 1})`],
+    ])("refuses %j, saying why", (stage, why) => {
+        const attempt = () => parseStageConfig(stage, {});
+        expect(attempt).toThrow(StageConfigError);
+        expect(attempt).toThrow(`the stack name ${JSON.stringify(stage)} cannot name this stage's resources`);
+        expect(attempt).toThrow(why);
+    });
 });
 
 test("the program refuses a misspelled setting instead of ignoring it", async () => {

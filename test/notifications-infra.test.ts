@@ -19,7 +19,12 @@ beforeAll(async () => {
     configured = await loadProgram("dev", credentials, secretKeys);
     configuredProd = await loadProgram(
         "prod",
-        { ...credentials, "mobile-backend:notifications": { apns: { ...credentials["mobile-backend:notifications"].apns, sandbox: false } } },
+        {
+            "mobile-backend:notifications": {
+                ...credentials["mobile-backend:notifications"],
+                apns: { ...credentials["mobile-backend:notifications"].apns, sandbox: false },
+            },
+        },
         secretKeys,
     );
 });
@@ -126,24 +131,27 @@ describe("with push credentials set as secrets", () => {
 
 describe("stage config of credentials", () => {
     test("a credential stored in plain text is refused", async () => {
-        await expect(loadProgram("dev", credentials, ["mobile-backend:fcmServiceAccount"])).rejects.toThrow(
-            "mobile-backend:apnsSigningKey must be set as a secret",
+        // Set with --path but without --secret: the notifications key is not a secret.
+        await expect(loadProgram("dev", credentials, [])).rejects.toThrow(
+            "mobile-backend:notifications.apns.signingKey must be set as a secret: pulumi config set --secret --path mobile-backend:notifications.apns.signingKey",
         );
     });
 
     test("partial APNs settings name what is missing", async () => {
         await expect(
-            loadProgram("dev", { "mobile-backend:apnsSigningKey": APNS_KEY }, ["mobile-backend:apnsSigningKey"]),
+            loadProgram("dev", { "mobile-backend:notifications": { apns: { signingKey: APNS_KEY } } }, ["mobile-backend:notifications"]),
         ).rejects.toThrow(
             "APNs is partly configured: also set mobile-backend:notifications.apns.keyId, mobile-backend:notifications.apns.teamId, mobile-backend:notifications.apns.bundleId",
         );
     });
 
     test("a key that is not a service-account key is refused without echoing it", async () => {
-        const attempt = loadProgram("dev", { "mobile-backend:fcmServiceAccount": '{"type":"user","secret":"hunter2"}' }, [
-            "mobile-backend:fcmServiceAccount",
-        ]);
-        await expect(attempt).rejects.toThrow("mobile-backend:fcmServiceAccount must be a service-account JSON key");
+        const attempt = loadProgram(
+            "dev",
+            { "mobile-backend:notifications": { fcm: { serviceAccount: '{"type":"user","secret":"hunter2"}' } } },
+            ["mobile-backend:notifications"],
+        );
+        await expect(attempt).rejects.toThrow("mobile-backend:notifications.fcm.serviceAccount must be a service-account JSON key");
         await expect(attempt).rejects.not.toThrow("hunter2");
     });
 });

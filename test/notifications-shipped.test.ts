@@ -6,6 +6,7 @@
  * makes of a `POST /notifications` request.
  */
 import type { APIGatewayProxyResult } from "aws-lambda";
+import { CREDENTIAL_KEYS } from "../infra/config";
 import { CREDENTIALS, CREDENTIAL_SECRET_KEYS } from "./support/credentials";
 import { createDeclaredTable, startDynamo, type LocalDynamo } from "./support/dynamodb";
 import { apiEvent, reply, type ApiCall } from "./support/events";
@@ -151,10 +152,11 @@ test("without credentials: registration answers 409 naming the config, and pushe
     const sender = await start(unconfigured, "notifications-sender");
     const refused = await devices(registrar, { method: "POST", resource: "/devices", identityId: bob, body: { platform: "ios", token: IPHONE } });
     expect(refused).toMatchObject({ statusCode: 409, body: { success: false, error: { code: "Conflict" } } });
-    expect(refused.body.error.message).toContain("mobile-backend:apnsSigningKey");
+    // The message names the settings the stage config loader reads.
+    expect(refused.body.error.message).toContain(`mobile-backend:${CREDENTIAL_KEYS.apnsSigningKey}`);
     const refusedAndroid = await devices(registrar, { method: "POST", resource: "/devices", identityId: bob, body: { platform: "android", token: PIXEL } });
     expect(refusedAndroid).toMatchObject({ statusCode: 409 });
-    expect(refusedAndroid.body.error.message).toContain("mobile-backend:fcmServiceAccount");
+    expect(refusedAndroid.body.error.message).toContain(`mobile-backend:${CREDENTIAL_KEYS.fcmServiceAccount}`);
 
     const before = sns.publishes().length;
     await sender.invoke(asyncEvent(unconfigured, alice, { recipientId: bob, message: "Topic only" }));

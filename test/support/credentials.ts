@@ -7,14 +7,19 @@ export const FCM_KEY = JSON.stringify({
     client_email: "push@local-test.iam.gserviceaccount.com",
 });
 
-/** Stack config overrides that configure both APNs (sandbox) and FCM. */
+/**
+ * Stack config overrides that configure both APNs (sandbox) and FCM, as `pulumi config set --path` stores
+ * them: the credentials inside the `notifications` object.
+ */
 export const CREDENTIALS = {
-    "mobile-backend:apnsSigningKey": APNS_KEY,
-    "mobile-backend:fcmServiceAccount": FCM_KEY,
     "mobile-backend:notifications": {
-        apns: { keyId: "ABC123DEFG", teamId: "TEAM123456", bundleId: "com.example.notes", sandbox: true },
+        apns: { signingKey: APNS_KEY, keyId: "ABC123DEFG", teamId: "TEAM123456", bundleId: "com.example.notes", sandbox: true },
+        fcm: { serviceAccount: FCM_KEY },
     },
 };
 
-/** The keys of {@link CREDENTIALS} that `pulumi config set --secret` would have stored as secrets. */
-export const CREDENTIAL_SECRET_KEYS = ["mobile-backend:apnsSigningKey", "mobile-backend:fcmServiceAccount"];
+/**
+ * The keys of {@link CREDENTIALS} that Pulumi reports as secret: a top-level key is secret when a value
+ * inside it was set with `--secret`.
+ */
+export const CREDENTIAL_SECRET_KEYS = ["mobile-backend:notifications"];

@@ -1,0 +1,85 @@
+/**
+ * A model of how the Pulumi CLI stores `pulumi config set` values and hands them to the program, so that
+ * config tests go through the program's own loader with what a user's commands really produce.
+ *
+ * From the `pulumi config set` reference: "When setting the config for a path, "true" and "false" are treated
+ * as boolean values, and integers are treated as numbers. All other values are treated as strings. Top level
+ * entries are always treated as strings." `--type string` keeps a path value a string. The program receives
+ * every top-level value as text (objects as JSON), and the list of keys holding a `--secret` value anywhere.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { loadStageConfig, type StageConfig } from "../../infra/config";
+import { PROJECT } from "./mocks";
+
+/** A stack's config as the stack file holds it: top-level keys, values possibly nested. */
+export class StackConfig {
+    readonly values: Record<string, unknown> = {};
+    readonly secretKeys = new Set<string>();
+
+    /** Starts from a stack file's parsed `config:` block. */
+    constructor(initial: Record<string, unknown> = {}) {
+        this.values = structuredClone(initial);
+    }
+
+    /** `pulumi config set [--path] [--secret] [--type string] <key> <value>`. */
+    set(key: string, value: string, flags: { path?: boolean; secret?: boolean; type?: "string" } = {}): this {
+        if (!flags.path) {
+            // Without --path the whole key, dots and all, is one top-level entry, always a string.
+            this.values[key] = value;
+            if (flags.secret) this.secretKeys.add(key);
+            return this;
+        }
+        const colon = key.indexOf(":");
+        const [first, ...rest] = key.slice(colon + 1).split(".");
+        const top = key.slice(0, colon + 1) + first;
+        const typed: unknown =
+            flags.type === "string" ? value : value === "true" ? true : value === "false" ? false : /^-?\d+$/.test(value) ? Number(value) : value;
+        if (rest.length === 0) {
+            this.values[top] = typed;
+        } else {
+            const existing = this.values[top];
+            let node = (existing !== null && typeof existing === "object" ? existing : (this.values[top] = {})) as Record<string, unknown>;
+            for (const part of rest.slice(0, -1)) {
+                const next = node[part];
+                node = (next !== null && typeof next === "object" ? next : (node[part] = {})) as Record<string, unknown>;
+            }
+            node[rest[rest.length - 1]] = typed;
+        }
+        // A top-level key is reported secret when any value inside it is.
+        if (flags.secret) this.secretKeys.add(top);
+        return this;
+    }
+
+    /** `pulumi config rm <key>` (without --path). */
+    rm(key: string): this {
+        delete this.values[key];
+        this.secretKeys.delete(key);
+        return this;
+    }
+
+    /** What the program receives: every value as text, objects as JSON. */
+    programConfig(): Record<string, string> {
+        return Object.fromEntries(
+            Object.entries(this.values).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
+        );
+    }
+
+    /** Runs the program's own loader (`loadStageConfig`) on this config, as stack `stage`. */
+    load(stage: string): StageConfig {
+        void pulumi.runtime.setMocks(
+            {
+                newResource: () => {
+                    throw new Error("the config loader registers no resources");
+                },
+                call: () => {
+                    throw new Error("the config loader calls no provider functions");
+                },
+            },
+            PROJECT,
+            stage,
+            true,
+        );
+        pulumi.runtime.setAllConfig(this.programConfig(), [...this.secretKeys]);
+        return loadStageConfig();
+    }
+}
