@@ -4,6 +4,7 @@ import { adoptionImportFile } from "./infra/adopt";
 import { Api } from "./infra/api";
 import { loadStageConfig } from "./infra/config";
 import { Data } from "./infra/data";
+import { Firewall } from "./infra/firewall";
 import { Identity } from "./infra/identity";
 import { Media, UPLOADS_PREFIX } from "./infra/media";
 import { NotesService } from "./infra/notes";
@@ -66,6 +67,9 @@ const api = new Api("api", {
     logRetentionDays: config.logRetentionDays,
     manageAccountLogging: config.api.manageAccountLogging,
 });
+if (config.api.waf) {
+    new Firewall("waf", { stageArn: api.stage.arn, ...config.api.waf });
+}
 const identity = new Identity("identity", {
     apiInvokeArn: api.invokeArn,
     uploadsBucketArn: media.bucket.arn,

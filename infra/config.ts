@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { MIN_IP_RATE_LIMIT } from "./firewall";
 
 /** Periods an API Gateway usage-plan quota can be counted over. */
 export type QuotaPeriod = "DAY" | "WEEK" | "MONTH";
@@ -55,6 +56,12 @@ export interface StageConfig {
          * Default `true`.
          */
         manageAccountLogging: boolean;
+        /**
+         * `api.waf.*` — an AWS WAF web ACL on the stage (see `infra/firewall.ts`): `enabled` (default `false`),
+         * `ipRateLimit` (requests per IP per window, 10–2000000000, default `1000`) and `ipRateWindowSeconds`
+         * (60, 120, 300 or 600, default `300`). Undefined when off.
+         */
+        waf?: { ipRateLimit: number; ipRateWindowSeconds: 60 | 120 | 300 | 600 };
     };
     media: {
         /** `media.corsOrigins` — origins allowed to PUT/GET uploads from a browser. Default `["*"]`. */
@@ -184,6 +191,7 @@ export function parseStageConfig(
             quotaLimit: read.integer("api.quota.limit", 100_000, { min: 1, max: 1_000_000_000 }),
             quotaPeriod: read.oneOf("api.quota.period", ["DAY", "WEEK", "MONTH"] as const, "DAY"),
             manageAccountLogging: read.boolean("api.manageAccountLogging", true),
+            waf: readWaf(read),
         },
         media: {
             corsOrigins: read.stringList("media.corsOrigins", ["*"]),
@@ -228,6 +236,14 @@ export function parseStageConfig(
     }
     read.rejectUnknown(secrets);
     return config;
+}
+
+/** The web ACL settings, read (and so known) whether or not it is enabled; undefined when off. */
+function readWaf(read: Reader): StageConfig["api"]["waf"] {
+    const enabled = read.boolean("api.waf.enabled", false);
+    const ipRateLimit = read.integer("api.waf.ipRateLimit", 1000, { min: MIN_IP_RATE_LIMIT, max: 2_000_000_000 });
+    const ipRateWindowSeconds = read.oneOf("api.waf.ipRateWindowSeconds", [60, 120, 300, 600] as const, 300);
+    return enabled ? { ipRateLimit, ipRateWindowSeconds } : undefined;
 }
 
 /** APNs credentials: all four settings or none; the signing key only as a secret. */

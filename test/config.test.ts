@@ -74,6 +74,8 @@ test.each([
     [{ search: { domainName: "Team_Notes" } }, "mobile-backend:search.domainName must be a CloudSearch domain name", 'got "Team_Notes"'],
     [{ search: { stream: { maxRecordAgeSeconds: 604800 } } }, "mobile-backend:search.stream.maxRecordAgeSeconds must be a whole number from 60 to 86400", "got 604800"],
     [{ notifications: { retryAttempts: 3 } }, "mobile-backend:notifications.retryAttempts must be a whole number from 0 to 2", "got 3"],
+    [{ api: { waf: { enabled: true, ipRateLimit: 5 } } }, "mobile-backend:api.waf.ipRateLimit must be a whole number from 10 to 2000000000", "got 5"],
+    [{ api: { waf: { ipRateWindowSeconds: 100 } } }, "mobile-backend:api.waf.ipRateWindowSeconds must be one of 60, 120, 300, 600", "got 100"],
 ])("rejects %j naming the key and the value", (raw, rule, got) => {
     const attempt = () => parseStageConfig("dev", raw);
     expect(attempt).toThrow(StageConfigError);

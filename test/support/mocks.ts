@@ -138,6 +138,7 @@ function computedOutputs(type: string, name: string, id: string, inputs: Record<
             return { executionArn: arn("execute-api", id), rootResourceId: "root" };
         case "aws:apigateway/stage:Stage":
             return {
+                arn: `arn:aws:apigateway:${REGION}::/restapis/${inputs.restApi}/stages/${inputs.stageName}`,
                 executionArn: arn("execute-api", `${inputs.restApi}/${inputs.stageName}`),
                 invokeUrl: `https://${inputs.restApi}.execute-api.${REGION}.amazonaws.com/${inputs.stageName}/`,
             };

@@ -1,9 +1,10 @@
 /**
- * Retaining stages: what prod keeps on `pulumi destroy`, and the `pulumi import --file` document (stack output
- * `adoptAfterDestroy`) that brings those resources back under the same URNs, checked against the resources
- * the program registers under mocks.
+ * What prod has that dev does not, under mocks: what prod keeps on `pulumi destroy`, the `pulumi import --file`
+ * document (stack output `adoptAfterDestroy`) that brings those resources back under the same URNs, and the
+ * web ACL on the API stage.
  */
 import type { ImportFile } from "../infra/adopt";
+import { COUNTED_CORE_RULES } from "../infra/firewall";
 import { PROJECT } from "./support/mocks";
 import { loadProgram, type LoadedProgram } from "./support/program";
 
@@ -86,5 +87,50 @@ describe("adoptAfterDestroy", () => {
     test("is an output of retaining stages only", () => {
         expect(prod.outputs).toHaveProperty("adoptAfterDestroy");
         expect(dev.outputs.adoptAfterDestroy).toBeUndefined();
+    });
+});
+
+describe("the web ACL", () => {
+    test("prod's API stage has one: a 429 rate limit per IP in the API's error shape, then the AWS core rules", () => {
+        const acl = prod.recorder.one("aws:wafv2/webAcl:WebAcl");
+        expect(acl.inputs).toMatchObject({ scope: "REGIONAL", defaultAction: { allow: {} } });
+        const [rate, core] = acl.inputs.rules;
+        expect(rate).toMatchObject({
+            priority: 0,
+            statement: { rateBasedStatement: { aggregateKeyType: "IP", limit: 2000, evaluationWindowSec: 300 } },
+            action: { block: { customResponse: { responseCode: 429, responseHeaders: [{ name: "Retry-After", value: "60" }] } } },
+        });
+        const bodyKey = rate.action.block.customResponse.customResponseBodyKey;
+        const body = acl.inputs.customResponseBodies.find((b: { key: string }) => b.key === bodyKey);
+        expect(body.contentType).toBe("APPLICATION_JSON");
+        expect(JSON.parse(body.content)).toEqual({
+            success: false,
+            error: { code: "TooManyRequests", message: expect.stringContaining("Too many requests") },
+        });
+        expect(core).toMatchObject({
+            priority: 1,
+            overrideAction: { none: {} },
+            statement: { managedRuleGroupStatement: { vendorName: "AWS", name: "AWSManagedRulesCommonRuleSet" } },
+        });
+        // Free-text bodies and queries are counted, not blocked: a 64 KiB note is valid, the rule blocks over 8 KB.
+        const overrides = core.statement.managedRuleGroupStatement.ruleActionOverrides;
+        expect(overrides).toEqual(COUNTED_CORE_RULES.map((name) => ({ name, actionToUse: { count: {} } })));
+        expect(overrides.map((o: { name: string }) => o.name)).toContain("SizeRestrictions_BODY");
+        for (const visibility of [acl.inputs.visibilityConfig, rate.visibilityConfig, core.visibilityConfig]) {
+            expect(visibility).toMatchObject({ cloudwatchMetricsEnabled: true, sampledRequestsEnabled: true });
+        }
+    });
+
+    test("it is associated with prod's API stage", () => {
+        const association = prod.recorder.one("aws:wafv2/webAclAssociation:WebAclAssociation");
+        const stage = prod.recorder.one("aws:apigateway/stage:Stage");
+        expect(association.inputs.resourceArn).toBe(`arn:aws:apigateway:us-east-1::/restapis/${stage.inputs.restApi}/stages/prod`);
+        expect(association.inputs.webAclArn).toMatch(/^arn:aws:wafv2:/);
+        expect(prod.recorder.byUrn(association.parent)?.type).toBe("mobile-backend:index:Firewall");
+    });
+
+    test("dev has none", () => {
+        expect(dev.recorder.all("aws:wafv2/webAcl:WebAcl")).toEqual([]);
+        expect(dev.recorder.all("aws:wafv2/webAclAssociation:WebAclAssociation")).toEqual([]);
     });
 });
