@@ -1,3 +1,4 @@
+import { jsonByteBound } from "./json-bound";
 import type { JsonSchema } from "./schema";
 
 /** Limits of a note, shared by the API Gateway models, the function and the docs. */
@@ -6,8 +7,6 @@ export const NOTE_LIMITS = {
     headlineLength: 200,
     textLength: 10_000,
     mediaKeyLength: 1024,
-    /** Bodies larger than this are refused with 413 before they are parsed. */
-    bodyBytes: 64 * 1024,
 } as const;
 
 const noteId: JsonSchema = {
@@ -50,3 +49,9 @@ export const updateNoteSchema: JsonSchema = {
 
 /** The schema a path's `{noteId}` must satisfy. */
 export const noteIdSchema = noteId;
+
+/**
+ * Bodies larger than this are refused with 413 before they are parsed: the largest a conforming create or
+ * update body can be in any JSON encoding (every character escaped), so the cap refuses only abuse.
+ */
+export const NOTE_BODY_BYTES = Math.max(jsonByteBound(createNoteSchema), jsonByteBound(updateNoteSchema));

@@ -19,7 +19,7 @@ import {
     queryInteger,
 } from "./http";
 import { mediaUrl } from "./media";
-import { NOTE_LIMITS, createNoteSchema, noteIdSchema, updateNoteSchema } from "./notes-schema";
+import { NOTE_BODY_BYTES, createNoteSchema, noteIdSchema, updateNoteSchema } from "./notes-schema";
 import { firstSchemaViolation, type JsonSchema } from "./schema";
 
 /** What the notes function needs besides its DynamoDB client. */
@@ -76,7 +76,7 @@ export async function handleNotesRequest(
         const notes = new NotesStore(db, settings, callerIdentity(event));
         switch (`${event.httpMethod} ${event.resource}`) {
             case "POST /notes":
-                return await notes.create(parseJsonBody(event, NOTE_LIMITS.bodyBytes));
+                return await notes.create(parseJsonBody(event, NOTE_BODY_BYTES));
             case "GET /notes":
                 return await notes.list(
                     queryInteger(event, "limit", { min: 1, max: 100, fallback: 20 }),
@@ -85,7 +85,7 @@ export async function handleNotesRequest(
             case "GET /notes/{noteId}":
                 return await notes.get(pathNoteId(event));
             case "PUT /notes/{noteId}":
-                return await notes.update(pathNoteId(event), parseJsonBody(event, NOTE_LIMITS.bodyBytes));
+                return await notes.update(pathNoteId(event), parseJsonBody(event, NOTE_BODY_BYTES));
             case "DELETE /notes/{noteId}":
                 return await notes.remove(pathNoteId(event));
             default:

@@ -6,7 +6,7 @@ import { DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from "@aw
 import { mockClient, type AwsClientStub } from "aws-sdk-client-mock";
 import type { APIGatewayEventIdentity, APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { handleNotesRequest, type Note, type NotesSettings } from "../functions/notes";
-import { NOTE_LIMITS } from "../functions/notes-schema";
+import { NOTE_BODY_BYTES, NOTE_LIMITS } from "../functions/notes-schema";
 import { NOTES_TABLE_KEYS } from "../infra/data";
 import { freshTable, startDynamo, type LocalDynamo } from "./support/dynamodb";
 
@@ -1058,7 +1058,7 @@ describe("request body validation", () => {
 
 describe("body size limit", () => {
     const table = notesTable();
-    const limit = NOTE_LIMITS.bodyBytes;
+    const limit = NOTE_BODY_BYTES;
 
     /** A valid note body padded with JSON whitespace to exactly `bytes` bytes. */
     function paddedBody(bytes: number, json: Record<string, unknown> = { headline: "padded" }): string {
@@ -1084,8 +1084,8 @@ describe("body size limit", () => {
 
     it("counts bytes, not characters, and checks the size before the content", async () => {
         const alice = newCaller(table.name);
-        // 40,000 characters (so also too long a text) but 80,000+ bytes in UTF-8: the size wins.
-        const body = JSON.stringify({ headline: "h", text: "é".repeat(40_000) });
+        // Fewer characters than the limit has bytes (so also too long a text), but more bytes in UTF-8: the size wins.
+        const body = JSON.stringify({ headline: "h", text: "é".repeat(Math.ceil(limit / 2) + 1) });
         expect(body.length).toBeLessThan(limit);
         expect(Buffer.byteLength(body)).toBeGreaterThan(limit);
         expectError(await alice.send({ method: "POST", body }), 413, "PayloadTooLarge");
@@ -1097,6 +1097,32 @@ describe("body size limit", () => {
         const body = paddedBody(limit + 100, { text: "new" });
         expectError(await alice.send({ method: "PUT", noteId: "big-put", body }), 413, "PayloadTooLarge");
         expect(expectNote(await alice.get("big-put"), 200)).toEqual(created);
+    });
+
+    it("accepts the longest valid note however its encoder escapes it (10,000 emoji as \\uXXXX pairs)", async () => {
+        const alice = newCaller(table.name);
+        const text = "😀".repeat(NOTE_LIMITS.textLength);
+        const headline = "😀".repeat(NOTE_LIMITS.headlineLength);
+        // What Python's json.dumps sends by default: every non-ASCII character escaped, astral ones as pairs.
+        const asciiOnly = (value: unknown) => JSON.stringify(value).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+        const body = asciiOnly({ noteId: "emoji", headline, text });
+        expect(Buffer.byteLength(body)).toBeGreaterThan(120_000);
+        const note = expectNote(await alice.send({ method: "POST", body }), 201);
+        expect([note.text, note.headline]).toEqual([text, headline]);
+        // The same note pretty-printed with escapes still fits the cap; so does an update of it.
+        const pretty = asciiOnly({ text }).replace("{", "{\n    ").replace(/}$/, "\n}");
+        expect(expectNote(await alice.send({ method: "PUT", noteId: "emoji", body: pretty }), 200).text).toBe(text);
+    });
+
+    it("the cap is the largest valid body: every field at its limit, every character escaped as a pair", () => {
+        const longest = {
+            noteId: NOTE_LIMITS.noteIdLength,
+            headline: NOTE_LIMITS.headlineLength,
+            text: NOTE_LIMITS.textLength,
+            mediaKey: NOTE_LIMITS.mediaKeyLength,
+        };
+        const fields = Object.entries(longest).reduce((sum, [key, chars]) => sum + 12 * key.length + 2 + 1 + 12 * chars + 2 + 1, 2);
+        expect(NOTE_BODY_BYTES).toBe(fields + 4096);
     });
 
     it("measures a base64 body after decoding it", async () => {

@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { mediaUrl } from "../functions/media";
+import { NOTE_BODY_BYTES } from "../functions/notes-schema";
 import { APNS_KEY, FCM_KEY } from "./support/credentials";
 import { StackConfig } from "./support/pulumi-config";
 
@@ -120,4 +121,9 @@ test.each(["dev", "prod"])("the push commands commented in Pulumi.%s.yaml config
     const loaded = stacks.get(stage)?.load(stage);
     expect(loaded?.notifications.apns).toMatchObject({ signingKey: APNS_KEY, keyId: "XXXXXXXXXX", teamId: "XXXXXXXXXX" });
     expect(loaded?.notifications.fcm).toEqual({ serviceAccountJson: FCM_KEY });
+});
+
+test("the README states the notes body cap the function enforces", () => {
+    const stated = /a body larger than any valid note can be \(([\d,]+) bytes\)/.exec(README)?.[1];
+    expect(stated?.replace(/,/g, "")).toBe(String(NOTE_BODY_BYTES));
 });
