@@ -11,7 +11,7 @@ export const MAX_ESCAPED_CHAR_BYTES = 12;
 export const WHITESPACE_ALLOWANCE_BYTES = 4096;
 
 /**
- * The largest UTF-8 byte length of a JSON text that conforms to `schema`, however the encoder escapes
+ * An upper bound of the UTF-8 byte length of a JSON text that conforms to `schema`, however the encoder escapes
  * characters (every character of every string and key at {@link MAX_ESCAPED_CHAR_BYTES}), plus
  * {@link WHITESPACE_ALLOWANCE_BYTES}. A body cap derived from it refuses no valid body for its encoding, only
  * bodies that cannot conform. Throws a `RangeError` for a schema with no bound (a string without `maxLength`,
@@ -23,7 +23,7 @@ export function jsonByteBound(schema: JsonSchema): number {
 
 function valueBound(schema: JsonSchema, where: string): number {
     const types = schema.type === undefined ? [] : Array.isArray(schema.type) ? schema.type : [schema.type];
-    if (schema.enum !== undefined) return Math.max(...schema.enum.map((value) => stringBound([...value].length)));
+    if (schema.enum !== undefined) return Math.max(...schema.enum.map((value) => stringBound([...String(value)].length)));
     if (types.length === 0) throw new RangeError(`${where} has no type, so no size bound`);
     return Math.max(
         ...types.map((type) => {

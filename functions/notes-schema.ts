@@ -51,7 +51,7 @@ export const updateNoteSchema: JsonSchema = {
 export const noteIdSchema = noteId;
 
 /**
- * Bodies larger than this are refused with 413 before they are parsed: the largest a conforming create or
- * update body can be in any JSON encoding (every character escaped), so the cap refuses only abuse.
+ * Bodies larger than this are refused with 413 before they are parsed: an upper bound of a conforming create
+ * or update body in any JSON encoding (every character escaped), so the cap refuses only abuse.
  */
 export const NOTE_BODY_BYTES = Math.max(jsonByteBound(createNoteSchema), jsonByteBound(updateNoteSchema));

@@ -1,4 +1,20 @@
 import * as pulumi from "@pulumi/pulumi";
+import { dependencies } from "../package.json";
+
+/** A resource a retaining stage keeps, and the id `pulumi import` takes for its type. */
+export interface RetainedResource {
+    resource: pulumi.CustomResource;
+    /**
+     * The import id, as the type's "Import" documentation gives it: usually the provider id, but for example
+     * `<user pool id>/<client id>` for a user pool client.
+     */
+    importId: pulumi.Input<string>;
+}
+
+/** A kept resource whose import id is its provider id. */
+export function kept(resource: pulumi.CustomResource, importId: pulumi.Input<string> = resource.id): RetainedResource {
+    return { resource, importId };
+}
 
 /**
  * A component whose resources a retaining stage keeps on `pulumi destroy` because users' data or identities
@@ -6,7 +22,7 @@ import * as pulumi from "@pulumi/pulumi";
  */
 export interface RetainsResources extends pulumi.ComponentResource {
     /** The resources kept on destroy: direct children of the component. Empty when the stage does not retain. */
-    readonly retained: pulumi.CustomResource[];
+    readonly retained: RetainedResource[];
 }
 
 /** One entry of a `pulumi import --file` document (the CLI's `importSpec`). */
@@ -16,6 +32,8 @@ export interface ImportSpec {
     id?: string;
     parent?: string;
     component?: boolean;
+    /** The provider plugin version to import with: the program's, not whichever the CLI picks. */
+    version?: string;
 }
 
 /** A `pulumi import --file` document. */
@@ -42,15 +60,25 @@ export function adoptionImportFile(components: RetainsResources[]): pulumi.Outpu
     const groups = components
         .filter((component) => component.retained.length > 0)
         .map((component) =>
-            pulumi.all([component.urn, pulumi.all(component.retained.map((r) => pulumi.all([r.urn, r.id])))]).apply(
-                ([componentUrn, kept]): ImportSpec[] => {
+            pulumi
+                .all([component.urn, pulumi.all(component.retained.map((r) => pulumi.all([r.resource.urn, r.importId])))])
+                .apply(([componentUrn, resources]): ImportSpec[] => {
                     const parent = parseUrn(componentUrn);
                     return [
                         { type: parent.type, name: parent.name, component: true },
-                        ...kept.map(([urn, id]) => ({ ...parseUrn(urn), id, parent: parent.name })),
+                        ...resources.map(([urn, id]) => {
+                            const { type, name } = parseUrn(urn);
+                            return { type, name, id, parent: parent.name, ...providerVersion(type) };
+                        }),
                     ];
-                },
-            ),
+                }),
         );
     return pulumi.all(groups).apply((specs) => ({ resources: specs.flat() }));
+}
+
+/** The version of the provider package that declares `type` (`aws:…` → `@pulumi/aws`), as this program pins it. */
+function providerVersion(type: string): { version?: string } {
+    const pinned: Record<string, string> = dependencies;
+    const version = pinned[`@pulumi/${type.split(":")[0]}`];
+    return version === undefined ? {} : { version };
 }

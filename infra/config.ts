@@ -1,5 +1,7 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { MIN_IP_RATE_LIMIT } from "./firewall";
+import { parse as parseYaml } from "yaml";
 
 /** Periods an API Gateway usage-plan quota can be counted over. */
 export type QuotaPeriod = "DAY" | "WEEK" | "MONTH";
@@ -141,7 +143,7 @@ export const CREDENTIAL_KEYS = {
  * Reads the stage's settings from the Pulumi config of the running stack.
  * Throws {@link StageConfigError} naming the key and the bad value.
  */
-export function loadStageConfig(): StageConfig {
+export function loadStageConfig(options: LoadOptions = {}): StageConfig {
     const raw: Record<string, unknown> = {};
     const secrets = new Set<string>();
     // Not in the SDK's declarations, but how the runtime tells a `--secret` value from a plain one.
@@ -153,7 +155,55 @@ export function loadStageConfig(): StageConfig {
         raw[key] = parseConfigText(key, text);
         if (runtime.isConfigSecret?.(fullKey)) secrets.add(key);
     }
-    return parseStageConfig(pulumi.getStack(), raw, secrets);
+    const stage = pulumi.getStack();
+    const stackFile = options.stackFileText ?? readStackFile(stage);
+    return parseStageConfig(stage, raw, secrets, {
+        plainInStackFile: stackFile === undefined ? undefined : plainCredentials(stackFile),
+        trace: options.trace,
+    });
+}
+
+/** Options of {@link loadStageConfig}. */
+export interface LoadOptions {
+    /** The stack file's text. Default: `Pulumi.<stack>.yaml` of the working directory (the project's), if any. */
+    stackFileText?: string;
+    /** Filled with every setting the program read and the raw value it found (tests check commands with it). */
+    trace?: Map<string, unknown>;
+}
+
+/** Options of {@link parseStageConfig}. */
+export interface ParseOptions {
+    /** Credential settings the stack file stores in plain text (see {@link plainCredentials}). */
+    plainInStackFile?: ReadonlySet<string>;
+    /** Filled with every setting read and the raw value found. */
+    trace?: Map<string, unknown>;
+}
+
+function readStackFile(stage: string): string | undefined {
+    try {
+        return fs.readFileSync(path.join(process.cwd(), `Pulumi.${stage}.yaml`), "utf8");
+    } catch {
+        return undefined;
+    }
+}
+
+/**
+ * The credential settings a stack file holds in plain text. Pulumi tells the program only which top-level
+ * keys hold a secret somewhere inside them, so with the APNs key set as a secret a plain-text FCM key under
+ * the same `notifications` key would pass that check; the stack file says exactly which values are
+ * `secure:`. (Config that comes from elsewhere, such as an ESC environment, falls back to the top-level check.)
+ */
+export function plainCredentials(stackFileText: string): Set<string> {
+    const file = parseYaml(stackFileText) as { config?: Record<string, unknown> } | null;
+    const plain = new Set<string>();
+    for (const key of Object.values(CREDENTIAL_KEYS)) {
+        const [top, ...rest] = key.split(".");
+        let value: unknown = file?.config?.[`${NAMESPACE}:${top}`];
+        for (const part of rest) value = value !== null && typeof value === "object" ? (value as Record<string, unknown>)[part] : undefined;
+        const secure = value !== null && typeof value === "object" && "secure" in value;
+        if (value !== undefined && value !== null && !secure) plain.add(key);
+    }
+    return plain;
 }
 
 /**
@@ -163,11 +213,16 @@ export function loadStageConfig(): StageConfig {
  */
 function parseConfigText(key: string, text: string): unknown {
     if (!OBJECT_KEYS.includes(key)) return text;
+    let value: unknown;
     try {
-        return JSON.parse(text);
+        value = JSON.parse(text);
     } catch {
-        throw new StageConfigError(`${NAMESPACE}:${key} must be an object, got ${JSON.stringify(text)}`);
+        value = text;
     }
+    if (value === null || typeof value !== "object" || Array.isArray(value)) {
+        throw new StageConfigError(`${NAMESPACE}:${key} must be an object of settings, got ${JSON.stringify(value)}`);
+    }
+    return value;
 }
 
 /** Validates raw stack-file values (already parsed) and fills in defaults. Pure: used by tests directly. */
@@ -175,9 +230,10 @@ export function parseStageConfig(
     stage: string,
     raw: Record<string, unknown>,
     secrets: ReadonlySet<string> = new Set(),
+    options: ParseOptions = {},
 ): StageConfig {
-    rejectFlatKeys(raw);
-    const read = new Reader(raw);
+    rejectFlatKeys(raw, secrets);
+    const read = new Reader(raw, options);
     const config: StageConfig = {
         stage,
         retainStatefulResources: read.boolean("retainStatefulResources", false),
@@ -238,6 +294,9 @@ export function parseStageConfig(
     return config;
 }
 
+/** WAF rate-based rules refuse limits below this ("Rate-based rule high-level settings", AWS WAF developer guide). */
+export const MIN_IP_RATE_LIMIT = 10;
+
 /** The web ACL settings, read (and so known) whether or not it is enabled; undefined when off. */
 function readWaf(read: Reader): StageConfig["api"]["waf"] {
     const enabled = read.boolean("api.waf.enabled", false);
@@ -290,12 +349,13 @@ function topLevel(key: string): string {
  * `pulumi config set mobile-backend:search.engine none` (without `--path`) stores one flat key named
  * `search.engine`, which no reader asks for: refuse it, naming the fix, instead of deploying with the default.
  */
-function rejectFlatKeys(raw: Record<string, unknown>): void {
+function rejectFlatKeys(raw: Record<string, unknown>, secrets: ReadonlySet<string>): void {
     for (const key of Object.keys(raw)) {
         if (!key.includes(".")) continue;
+        const flags = secrets.has(key) ? "--secret --path" : "--path";
         throw new StageConfigError(
             `${NAMESPACE}:${key} is stored as one flat key, so the program would never read it: a nested setting needs --path. ` +
-                `Run: pulumi config rm ${NAMESPACE}:${key} && pulumi config set --path ${NAMESPACE}:${key} <value>`,
+                `Run: pulumi config rm ${NAMESPACE}:${key} && pulumi config set ${flags} ${NAMESPACE}:${key} <value>`,
         );
     }
 }
@@ -328,7 +388,10 @@ export function checkStageName(stage: string): void {
 class Reader {
     private readonly known = new Set<string>();
 
-    constructor(private readonly raw: Record<string, unknown>) {}
+    constructor(
+        private readonly raw: Record<string, unknown>,
+        private readonly options: ParseOptions = {},
+    ) {}
 
     boolean(key: string, fallback: boolean): boolean {
         const value = this.lookup(key);
@@ -373,7 +436,7 @@ class Reader {
     secret(key: string, secrets: ReadonlySet<string>, pattern: RegExp, rule: string): string | undefined {
         const value = this.lookup(key);
         if (value === undefined) return undefined;
-        if (!secrets.has(topLevel(key))) {
+        if (!secrets.has(topLevel(key)) || this.options.plainInStackFile?.has(key)) {
             throw new StageConfigError(
                 `${NAMESPACE}:${key} must be set as a secret: pulumi config set --secret --path ${NAMESPACE}:${key} ... (it is stored in plain text now)`,
             );
@@ -385,24 +448,23 @@ class Reader {
     }
 
     /**
-     * An optional string matching `pattern`. `pulumi config set --path` stores a value made only of digits as a
-     * number; such a value is taken only if its decimal text is exact (a safe integer) and matches, since a
-     * leading zero or a digit beyond 2^53 is already lost. Otherwise the error says how to keep it a string.
+     * An optional string matching `pattern`. `pulumi config set --path` stores a value made only of digits (without
+     * a leading zero, within 64 bits) as a number; such a value is taken as its decimal text when that text is
+     * exact (a safe integer). A longer one has lost digits already, and the error says how to keep it a string.
      */
     optionalString(key: string, pattern: RegExp, rule: string): string | undefined {
-        const value = this.lookup(key);
-        if (value === undefined) return undefined;
-        if (typeof value === "number") {
-            const text = String(value);
-            if (Number.isSafeInteger(value) && value >= 0 && pattern.test(text)) return text;
+        const raw = this.lookup(key);
+        if (raw === undefined) return undefined;
+        if (typeof raw === "number" && !Number.isSafeInteger(raw)) {
             throw this.error(
                 key,
-                `must be ${rule}; it was stored as the number ${text}, which loses leading zeros and long digit ` +
-                    `strings, so set it as a string: pulumi config set --path --type string ${NAMESPACE}:${key} <value>`,
-                value,
+                `must be ${rule}; it was stored as a number, which cannot hold all of its digits, so set it as a ` +
+                    `string: pulumi config set --path --type string ${NAMESPACE}:${key} <value>`,
+                raw,
             );
         }
-        if (typeof value !== "string" || !pattern.test(value)) throw this.error(key, `must be ${rule}`, value);
+        const value = typeof raw === "number" && raw >= 0 ? String(raw) : raw;
+        if (typeof value !== "string" || !pattern.test(value)) throw this.error(key, `must be ${rule}`, raw);
         return value;
     }
 
@@ -442,6 +504,7 @@ class Reader {
         if (value !== undefined && value !== null && typeof value === "object" && !Array.isArray(value)) {
             throw this.error(key, "must be a single value, not an object", value);
         }
+        if (value !== undefined && value !== null) this.options.trace?.set(key, value);
         return value === null ? undefined : value;
     }
 

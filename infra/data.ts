@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { NOTES_BY_CREATED_AT } from "../functions/notes";
-import type { RetainsResources } from "./adopt";
+import { kept, type RetainedResource, type RetainsResources } from "./adopt";
 
 /** The key schema and indexes of a table, in `aws.dynamodb.Table` terms (tests build local tables from it). */
 export interface TableKeys {
@@ -42,7 +42,7 @@ export class Data extends pulumi.ComponentResource implements RetainsResources {
     /** The notes table. */
     public readonly notesTable: aws.dynamodb.Table;
     /** What a retaining stage keeps on destroy: the notes table. */
-    public readonly retained: pulumi.CustomResource[];
+    public readonly retained: RetainedResource[];
 
     constructor(name: string, args: DataArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mobile-backend:index:Data", name, {}, opts);
@@ -62,7 +62,7 @@ export class Data extends pulumi.ComponentResource implements RetainsResources {
             { parent: this, retainOnDelete: retain },
         );
 
-        this.retained = retain ? [this.notesTable] : [];
+        this.retained = retain ? [kept(this.notesTable)] : [];
         this.registerOutputs({ notesTable: this.notesTable });
     }
 }

@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { MIN_IP_RATE_LIMIT } from "./config";
 
 /** Arguments of {@link Firewall}. */
 export interface FirewallArgs {
@@ -10,9 +11,6 @@ export interface FirewallArgs {
     /** The rate-based rule's window, in seconds: 60, 120, 300 or 600. Default `300`. */
     ipRateWindowSeconds?: 60 | 120 | 300 | 600;
 }
-
-/** WAF rate-based rules refuse limits below this ("Rate-based rule statement", AWS WAF developer guide). */
-export const MIN_IP_RATE_LIMIT = 10;
 
 /**
  * Rules of the AWS managed core rule set (`AWSManagedRulesCommonRuleSet`, "Baseline rule groups" in the AWS WAF

@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { RetainsResources } from "./adopt";
+import { kept, type RetainedResource, type RetainsResources } from "./adopt";
 import { UPLOADS_PREFIX } from "./media";
 
 /** Arguments of {@link Identity}. */
@@ -49,7 +49,7 @@ export class Identity extends pulumi.ComponentResource implements RetainsResourc
      */
     public readonly guestRoleArn: pulumi.Output<string> | undefined;
     /** What a retaining stage keeps on destroy: the user pool, its app client and the identity pool. */
-    public readonly retained: pulumi.CustomResource[];
+    public readonly retained: RetainedResource[];
 
     constructor(name: string, args: IdentityArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mobile-backend:index:Identity", name, {}, opts);
@@ -59,7 +59,14 @@ export class Identity extends pulumi.ComponentResource implements RetainsResourc
         this.userPool = this.createUserPool(name, retain);
         this.userPoolClient = this.createUserPoolClient(name, retain);
         this.identityPool = this.createIdentityPool(name, allowGuests, retain);
-        this.retained = retain ? [this.userPool, this.userPoolClient, this.identityPool] : [];
+        this.retained = retain
+            ? [
+                  kept(this.userPool),
+                  // A client is imported as `<user pool id>/<client id>` (UserPoolClient's import docs).
+                  kept(this.userPoolClient, pulumi.interpolate`${this.userPool.id}/${this.userPoolClient.id}`),
+                  kept(this.identityPool),
+              ]
+            : [];
         const signedIn = this.createRole(name, "signed-in", "authenticated", args);
         const guest = allowGuests ? this.createRole(name, "guest", "unauthenticated", args) : undefined;
         this.guestRoleArn = guest?.arn;

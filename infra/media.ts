@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { RetainsResources } from "./adopt";
+import { kept, type RetainedResource, type RetainsResources } from "./adopt";
 import type { PriceClass } from "./config";
 
 /** Arguments of {@link Media}. */
@@ -35,7 +35,7 @@ export class Media extends pulumi.ComponentResource implements RetainsResources 
     /** `https://<distribution domain>`: prefix of every media URL. */
     public readonly baseUrl: pulumi.Output<string>;
     /** What a retaining stage keeps on destroy and adopts again: the bucket (its settings are re-applied). */
-    public readonly retained: pulumi.CustomResource[];
+    public readonly retained: RetainedResource[];
 
     constructor(name: string, args: MediaArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mobile-backend:index:Media", name, {}, opts);
@@ -45,7 +45,7 @@ export class Media extends pulumi.ComponentResource implements RetainsResources 
         this.distribution = this.createDistribution(name, args.priceClass ?? "PriceClass_100");
         this.createBucketPolicy(name, retain);
         this.baseUrl = pulumi.interpolate`https://${this.distribution.domainName}`;
-        this.retained = retain ? [this.bucket] : [];
+        this.retained = retain ? [kept(this.bucket)] : [];
 
         this.registerOutputs({ bucket: this.bucket, distribution: this.distribution, baseUrl: this.baseUrl });
     }

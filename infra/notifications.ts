@@ -14,7 +14,7 @@ import {
 import { sendNotification } from "../functions/notifications";
 import type { ApiService } from "./api";
 import type { TableKeys } from "./data";
-import type { RetainsResources } from "./adopt";
+import { kept, type RetainedResource, type RetainsResources } from "./adopt";
 import { AppFunction, type PolicyStatement } from "./function";
 
 /** The devices table: a user's devices are one partition; a global index finds who registered an endpoint. */
@@ -77,7 +77,7 @@ export class Notifications extends pulumi.ComponentResource implements RetainsRe
     /** The devices table: a user's devices (endpoint and token) by identity. */
     public readonly devicesTable: aws.dynamodb.Table;
     /** What a retaining stage keeps on destroy: the devices table. */
-    public readonly retained: pulumi.CustomResource[];
+    public readonly retained: RetainedResource[];
 
     constructor(name: string, args: NotificationsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mobile-backend:index:Notifications", name, {}, opts);
@@ -85,7 +85,7 @@ export class Notifications extends pulumi.ComponentResource implements RetainsRe
 
         const devices = this.createDevicesTable(name, retain);
         this.devicesTable = devices;
-        this.retained = retain ? [devices] : [];
+        this.retained = retain ? [kept(devices)] : [];
         this.topic = new aws.sns.Topic(
             `${name}-topic`,
             { kmsMasterKeyId: "alias/aws/sns", displayName: `${pulumi.getProject()} ${pulumi.getStack()} notifications` },

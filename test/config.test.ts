@@ -125,13 +125,21 @@ describe("settings as `pulumi config set` stores them, through the program's loa
         expect(stored.load("dev").notifications.apns).toMatchObject({ teamId: "1234567890", keyId: "ABC123DEFG", sandbox: true });
     });
 
-    test("a digit-only id that lost its leading zero is refused, and --type string keeps it", () => {
-        expect(() => apns("0123456789").load("dev")).toThrow(
-            "mobile-backend:notifications.apns.teamId must be a 10-character Apple team id; it was stored as the number 123456789, " +
-                "which loses leading zeros and long digit strings, so set it as a string: " +
-                "pulumi config set --path --type string mobile-backend:notifications.apns.teamId <value>, got 123456789",
+    test("an id with a leading zero stays a string, as --path stores it", () => {
+        const stored = apns("0123456789");
+        expect((stored.values["mobile-backend:notifications"] as { apns: { teamId: unknown } }).apns.teamId).toBe("0123456789");
+        expect(stored.load("dev").notifications.apns?.teamId).toBe("0123456789");
+    });
+
+    test("digits a number cannot hold are refused, naming --type string, which keeps them", () => {
+        // 17 digits: --path stores a 64-bit integer, and the program receives a double that has lost the last digit.
+        expect(() => apns("98765432109876543").load("dev")).toThrow(
+            "mobile-backend:notifications.apns.teamId must be a 10-character Apple team id; it was stored as a number, which cannot " +
+                "hold all of its digits, so set it as a string: pulumi config set --path --type string mobile-backend:notifications.apns.teamId <value>",
         );
-        expect(apns("0123456789", { type: "string" }).load("dev").notifications.apns?.teamId).toBe("0123456789");
+        expect(() => apns("98765432109876543", { type: "string" }).load("dev")).toThrow(
+            'mobile-backend:notifications.apns.teamId must be a 10-character Apple team id, got "98765432109876543"',
+        );
     });
 
     test("the push credentials live under notifications, are read only as secrets, and stay out of errors", () => {
@@ -142,6 +150,25 @@ describe("settings as `pulumi config set` stores them, through the program's loa
             "mobile-backend:notifications.fcm.serviceAccount must be set as a secret: pulumi config set --secret --path mobile-backend:notifications.fcm.serviceAccount",
         );
         expect(() => plain.load("dev")).not.toThrow("LOCALTESTKEY");
+    });
+
+    test("a plain-text credential is refused even when another value under notifications is a secret", () => {
+        // Pulumi reports only that the `notifications` key holds a secret; the stack file says which value is.
+        const mixed = apns("TEAM123456").set(`mobile-backend:${CREDENTIAL_KEYS.fcmServiceAccount}`, FCM_KEY, { path: true });
+        expect(mixed.secretKeys.has("mobile-backend:notifications")).toBe(true);
+        expect(() => mixed.load("dev")).toThrow("mobile-backend:notifications.fcm.serviceAccount must be set as a secret");
+        expect(() => mixed.load("dev")).not.toThrow("LOCALTESTKEY");
+    });
+
+    test("a flat key set as a secret is told to come back with --secret --path", () => {
+        const flat = devFile().set("mobile-backend:notifications.fcm.serviceAccount", FCM_KEY, { secret: true });
+        expect(() => flat.load("dev")).toThrow(
+            "pulumi config set --secret --path mobile-backend:notifications.fcm.serviceAccount <value>",
+        );
+    });
+
+    test.each([["mobile-backend:api", "5"], ["mobile-backend:search", "none"]])("%s given a single value is refused as not an object", (key, value) => {
+        expect(() => devFile().set(key, value).load("dev")).toThrow(`${key} must be an object of settings, got`);
     });
 
     test("top-level settings arrive as text and are read as the numbers and booleans they name", () => {

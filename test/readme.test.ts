@@ -64,11 +64,17 @@ function apply(line: string, stacks: Map<string, StackConfig>, selected: string)
         stacks.set(stack, new StackConfig(parse(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")).config));
     }
     stacks.get(stack)?.set(operands[0], operands[1], flags);
-    applied.push({ stack, value: operands[1] });
+    applied.push({ stack, key: operands[0] });
 }
 
-/** What the commands of the current block set, to find again in the loaded config. */
-let applied: { stack: string; value: string }[] = [];
+/** The settings the commands of the current block set, to find again among what the loader read. */
+let applied: { stack: string; key: string }[] = [];
+
+/** The value stored at a full key (`ns:a.b.c`) of a stack's config. */
+function storedAt(config: StackConfig, key: string): unknown {
+    const [top, ...rest] = key.split(".");
+    return rest.reduce<unknown>((node, part) => (node as Record<string, unknown> | undefined)?.[part], config.values[top]);
+}
 
 const configBlocks = shellBlocks(README).filter((block) => block.some((line) => line.includes("pulumi config set")));
 
@@ -88,9 +94,13 @@ test.each(configBlocks.map((block) => [block.filter((l) => l.includes("pulumi co
             if (line.includes("pulumi config set")) apply(line, stacks, selected);
         }
         for (const [stage, config] of stacks) {
-            const loaded = JSON.stringify(config.load(stage));
-            // Each value reached the settings: none was stored where the program does not read it.
-            for (const { value } of applied.filter((a) => a.stack === stage)) expect(loaded).toContain(JSON.stringify(value).slice(1, -1));
+            const read = new Map<string, unknown>();
+            config.load(stage, read);
+            // The loader read each setting a command stored, and found exactly the value the command stored.
+            for (const { key } of applied.filter((a) => a.stack === stage)) {
+                const setting = key.slice("mobile-backend:".length);
+                expect([setting, read.get(setting)]).toEqual([setting, storedAt(config, key)]);
+            }
         }
     },
 );

@@ -5,6 +5,7 @@
  */
 import type { ImportFile } from "../infra/adopt";
 import { COUNTED_CORE_RULES } from "../infra/firewall";
+import { dependencies } from "../package.json";
 import { PROJECT } from "./support/mocks";
 import { loadProgram, type LoadedProgram } from "./support/program";
 
@@ -63,10 +64,19 @@ describe("adoptAfterDestroy", () => {
         const resources = file().resources.filter((r) => !r.component);
         expect(resources.map((r) => [r.type, r.name, r.parent])).toEqual(expect.arrayContaining(KEPT));
         expect(resources).toHaveLength(KEPT.length);
-        for (const spec of resources) {
-            // The mocks give every resource the id `<name>-id`: the file carries the real ids.
-            expect(spec.id).toBe(`${spec.name}-id`);
-        }
+        // The mocks give every resource the id `<name>-id`. Each entry carries the id its type's import
+        // documentation asks for: the provider id, but `<user pool id>/<client id>` for the app client.
+        const ids = Object.fromEntries(resources.map((r) => [r.name, r.id]));
+        expect(ids).toEqual({
+            "identity-users": "identity-users-id",
+            "identity-app": "identity-users-id/identity-app-id",
+            "identity-identities": "identity-identities-id",
+            "data-notes": "data-notes-id",
+            "notifications-devices": "notifications-devices-id",
+            "media-uploads": "media-uploads-id",
+        });
+        // Imported with the provider version the program pins.
+        for (const spec of resources) expect(spec.version).toBe(dependencies["@pulumi/aws"]);
     });
 
     test("every entry, components included, lands on the URN the program declares", () => {

@@ -4,10 +4,13 @@
  *
  * From the `pulumi config set` reference: "When setting the config for a path, "true" and "false" are treated
  * as boolean values, and integers are treated as numbers. All other values are treated as strings. Top level
- * entries are always treated as strings." `--type string` keeps a path value a string. The program receives
- * every top-level value as text (objects as JSON), and the list of keys holding a `--secret` value anywhere.
+ * entries are always treated as strings." An integer with a leading zero stays a string, and so does one that
+ * does not fit 64 bits (pulumi/pulumi `adjustObjectValue`, `strconv.Atoi`). `--type string` keeps a path value
+ * a string. The program receives every top-level value as text (objects as JSON), and the list of keys holding
+ * a `--secret` value anywhere; the stack file marks each secret value `secure:`.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { stringify } from "yaml";
 import { loadStageConfig, type StageConfig } from "../../infra/config";
 import { PROJECT } from "./mocks";
 
@@ -15,6 +18,8 @@ import { PROJECT } from "./mocks";
 export class StackConfig {
     readonly values: Record<string, unknown> = {};
     readonly secretKeys = new Set<string>();
+    /** Full keys (`ns:a.b.c`) of the values stored `secure:` in the stack file. */
+    readonly securePaths = new Set<string>();
 
     /** Starts from a stack file's parsed `config:` block. */
     constructor(initial: Record<string, unknown> = {}) {
@@ -26,14 +31,16 @@ export class StackConfig {
         if (!flags.path) {
             // Without --path the whole key, dots and all, is one top-level entry, always a string.
             this.values[key] = value;
-            if (flags.secret) this.secretKeys.add(key);
+            if (flags.secret) {
+                this.secretKeys.add(key);
+                this.securePaths.add(key);
+            }
             return this;
         }
         const colon = key.indexOf(":");
         const [first, ...rest] = key.slice(colon + 1).split(".");
         const top = key.slice(0, colon + 1) + first;
-        const typed: unknown =
-            flags.type === "string" ? value : value === "true" ? true : value === "false" ? false : /^-?\d+$/.test(value) ? Number(value) : value;
+        const typed: unknown = flags.type === "string" ? value : pathValue(value);
         if (rest.length === 0) {
             this.values[top] = typed;
         } else {
@@ -46,7 +53,12 @@ export class StackConfig {
             node[rest[rest.length - 1]] = typed;
         }
         // A top-level key is reported secret when any value inside it is.
-        if (flags.secret) this.secretKeys.add(top);
+        if (flags.secret) {
+            this.secretKeys.add(top);
+            this.securePaths.add(key);
+        } else {
+            this.securePaths.delete(key);
+        }
         return this;
     }
 
@@ -64,8 +76,26 @@ export class StackConfig {
         );
     }
 
+    /** The stack file's `config:` block as YAML, each secret value written `secure: <ciphertext>`. */
+    stackFileText(): string {
+        const config = structuredClone(this.values);
+        for (const key of this.securePaths) {
+            if (Object.hasOwn(config, key)) {
+                config[key] = { secure: "v1:ciphertext" }; // a top-level (possibly flat) key
+                continue;
+            }
+            const colon = key.indexOf(":");
+            const [first, ...rest] = key.slice(colon + 1).split(".");
+            const top = key.slice(0, colon + 1) + first;
+            let node = config[top] as Record<string, unknown>;
+            for (const part of rest.slice(0, -1)) node = node[part] as Record<string, unknown>;
+            node[rest[rest.length - 1]] = { secure: "v1:ciphertext" };
+        }
+        return stringify({ config });
+    }
+
     /** Runs the program's own loader (`loadStageConfig`) on this config, as stack `stage`. */
-    load(stage: string): StageConfig {
+    load(stage: string, trace?: Map<string, unknown>): StageConfig {
         void pulumi.runtime.setMocks(
             {
                 newResource: () => {
@@ -80,6 +110,14 @@ export class StackConfig {
             true,
         );
         pulumi.runtime.setAllConfig(this.programConfig(), [...this.secretKeys]);
-        return loadStageConfig();
+        return loadStageConfig({ stackFileText: this.stackFileText(), trace });
     }
+}
+
+/** How `--path` stores a value: booleans, integers as numbers (not with a leading zero, within int64), else text. */
+function pathValue(value: string): unknown {
+    if (value === "true") return true;
+    if (value === "false") return false;
+    const integer = /^-?\d+$/.test(value) && !/^-?0\d/.test(value) && BigInt(value) >= -(2n ** 63n) && BigInt(value) < 2n ** 63n;
+    return integer ? Number(value) : value;
 }
