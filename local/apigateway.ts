@@ -210,7 +210,9 @@ export function renderMappingTemplate(template: string, request: MethodRequest, 
         base64Encode: (value: string) => Buffer.from(String(value), "utf8").toString("base64"),
         base64Decode: (value: string) => Buffer.from(String(value), "base64").toString("utf8"),
     };
-    const compiled = new Compile(parse(template), {
+    let ast = PARSED.get(template);
+    if (!ast) PARSED.set(template, (ast = parse(template)));
+    const compiled = new Compile(ast, {
         escape: false,
         customMethodHandlers: [
             {
@@ -222,6 +224,9 @@ export function renderMappingTemplate(template: string, request: MethodRequest, 
     });
     return compiled.render({ input, util, context: variables.context, stageVariables: variables.stageVariables ?? {} });
 }
+
+/** Parsed templates: a template is parsed once however often it is rendered. */
+const PARSED = new Map<string, ReturnType<typeof parse>>();
 
 /** The `$context.…` and `$stageVariables.…` names a gateway-response template uses, e.g. `context.error.messageString`. */
 export function gatewayResponseVariables(template: string): string[] {

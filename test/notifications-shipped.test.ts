@@ -6,6 +6,7 @@
  * makes of a `POST /notifications` request.
  */
 import type { APIGatewayProxyResult } from "aws-lambda";
+import { renderMappingTemplate } from "../local/apigateway";
 import { CREDENTIALS, CREDENTIAL_SECRET_KEYS } from "./support/credentials";
 import { createDeclaredTable, startDynamo, type LocalDynamo } from "./support/dynamodb";
 import { apiEvent, reply, type ApiCall } from "./support/events";
@@ -52,15 +53,15 @@ async function start(program: LoadedProgram, name: string): Promise<LocalFunctio
     return fn;
 }
 
-/** The event API Gateway's mapping template makes of a request (its three placeholders filled in). */
+/** The event API Gateway's mapping template makes of a request, rendered as VTL (local/apigateway.ts). */
 function asyncEvent(program: LoadedProgram, senderId: string, body: unknown): unknown {
     const doc = JSON.parse(program.recorder.one("aws:apigateway/restApi:RestApi").inputs.body);
     const template: string = doc.paths["/notifications"].post["x-amazon-apigateway-integration"].requestTemplates["application/json"];
-    const rendered = template
-        .replace("$util.escapeJavaScript($context.identity.cognitoIdentityId)", senderId)
-        .replace("$context.requestId", "local-request-1")
-        .replace("$input.json('$')", JSON.stringify(body));
-    expect(rendered).not.toContain("$");
+    const rendered = renderMappingTemplate(
+        template,
+        { body: JSON.stringify(body) },
+        { context: { requestId: "local-request-1", identity: { cognitoIdentityId: senderId } } },
+    );
     return JSON.parse(rendered);
 }
 
