@@ -114,7 +114,8 @@ export class AppFunction<E, R> extends pulumi.ComponentResource {
                 environment: args.environment ? { variables: args.environment } : undefined,
                 loggingConfig: { logFormat: "JSON", logGroup: this.logGroup.name, applicationLogLevel: "INFO", systemLogLevel: "WARN" },
                 // A fresh array: CallbackFunction appends to the one it is given.
-                codePathOptions: { extraExcludePackages: [...RUNTIME_PROVIDED_PACKAGES] },
+                // `aws4` (a dependency for the functions that sign their own requests) is bundled by none here.
+                codePathOptions: { extraExcludePackages: [...RUNTIME_PROVIDED_PACKAGES, "aws4"] },
             },
             // The role must be able to write logs before the first invocation.
             { parent: this, dependsOn: [policy] },

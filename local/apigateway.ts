@@ -46,11 +46,13 @@ export class MappingTemplateError extends Error {
 }
 
 /**
- * `$util.escapeJavaScript`: "Escapes the characters in a string using JavaScript string rules" — Apache
- * Commons Lang `StringEscapeUtils.escapeJavaScript`: `"`, `\`, `/` and `'` get a backslash (so `'`
- * becomes `\'`, which is NOT a valid JSON escape: templates that build JSON add
- * `.replaceAll("\\'","'")`, as the AWS reference advises), control characters become `\b \n \t \f \r`
- * or `\u00XX`, and every UTF-16 code unit above 0x7F becomes `\uXXXX` (upper-case hex).
+ * `$util.escapeJavaScript`: "Escapes the characters in a string using JavaScript string rules", and
+ * turns `'` into `\'`, which is NOT a valid JSON escape (templates that build JSON add
+ * `.replaceAll("\\'","'")`, as the AWS reference advises). The rules modelled are those of the JVM's
+ * usual implementation, Apache Commons Lang `StringEscapeUtils.escapeJavaScript`: `"`, `\`, `/` and `'`
+ * get a backslash, control characters become `\b \n \t \f \r` or `\u00XX`, and every UTF-16 code unit
+ * above 0x7F becomes `\uXXXX` (upper-case hex). Whatever the exact choice of escapes, each is valid
+ * inside a JSON string except `\'`.
  */
 export function escapeJavaScript(value: string): string {
     let out = "";
@@ -190,6 +192,7 @@ export function renderMappingTemplate(template: string, request: MethodRequest, 
     const params = { path: request.path ?? {}, querystring: request.querystring ?? {}, header: request.header ?? {} };
     const input = {
         body: request.body,
+        // A path that selects nothing prints `null` here (AWS does not document this case).
         json: (path: string) => JSON.stringify(evaluateJsonPath(document(), path) ?? null),
         path: (path: string) => evaluateJsonPath(document(), path),
         // "Returns the value of a method request parameter from the path, query string, or header value
