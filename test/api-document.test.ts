@@ -30,7 +30,7 @@ let prod: LoadedProgram;
 beforeAll(async () => {
     dev = await loadProgram("dev");
     prod = await loadProgram("prod");
-}, 180_000);
+}, 300_000);
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Doc = Record<string, any>;

@@ -22,7 +22,7 @@ beforeAll(async () => {
         { ...credentials, "mobile-backend:notifications": { apns: { ...credentials["mobile-backend:notifications"].apns, sandbox: false } } },
         secretKeys,
     );
-}, 180_000); // several program loads: allow for a busy machine
+}, 300_000); // several program loads: allow for a busy machine
 
 /** How the engine receives a secret value: encrypted in the state, never shown in plain text. */
 const secret = (value: string) => ({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value });

@@ -12,7 +12,7 @@ let prod: LoadedProgram;
 beforeAll(async () => {
     dev = await loadProgram("dev");
     prod = await loadProgram("prod");
-}, 180_000); // several program loads: allow for a busy machine
+}, 300_000); // several program loads: allow for a busy machine
 
 interface Statement {
     Sid?: string;
