@@ -36,7 +36,7 @@ beforeAll(async () => {
     expect(sns.createApplication("GCM", env.FCM_APPLICATION_ARN.split("/").pop() ?? "")).toBe(env.FCM_APPLICATION_ARN);
     expect(sns.createTopic(env.NOTIFICATIONS_TOPIC_ARN.split(":").pop() ?? "")).toBe(env.NOTIFICATIONS_TOPIC_ARN);
     await createDeclaredTable(dynamo, configured.recorder.one("aws:dynamodb/table:Table", "notifications-devices"), env.DEVICES_TABLE);
-});
+}, 300_000); // two program loads: allow for a busy machine
 
 afterAll(async () => {
     await Promise.all(running.map((f) => f.stop()));
