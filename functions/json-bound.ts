@@ -22,24 +22,20 @@ export function jsonByteBound(schema: JsonSchema): number {
 }
 
 function valueBound(schema: JsonSchema, where: string): number {
-    const types = schema.type === undefined ? [] : Array.isArray(schema.type) ? schema.type : [schema.type];
-    if (schema.enum !== undefined) return Math.max(...schema.enum.map((value) => stringBound([...String(value)].length)));
-    if (types.length === 0) throw new RangeError(`${where} has no type, so no size bound`);
-    return Math.max(
-        ...types.map((type) => {
-            switch (type) {
-                case "null":
-                    return "null".length;
-                case "string":
-                    if (schema.maxLength === undefined) throw new RangeError(`${where} is a string without maxLength`);
-                    return stringBound(schema.maxLength);
-                case "object":
-                    return objectBound(schema, where);
-                default:
-                    throw new RangeError(`${where} has type ${String(type)}, which has no size bound here`);
-            }
-        }),
-    );
+    if (schema.anyOf !== undefined) return Math.max(...schema.anyOf.map((member) => valueBound(member, where)));
+    if (schema.enum !== undefined) {
+        // JSON's own text of each allowed value (`null` is four bytes), its characters escaped at worst.
+        return Math.max(...schema.enum.map((value) => (value === null ? "null".length : stringBound([...value].length))));
+    }
+    switch (schema.type) {
+        case "string":
+            if (schema.maxLength === undefined) throw new RangeError(`${where} is a string without maxLength`);
+            return stringBound(schema.maxLength);
+        case "object":
+            return objectBound(schema, where);
+        default:
+            throw new RangeError(`${where} has no type, so no size bound`);
+    }
 }
 
 function objectBound(schema: JsonSchema, where: string): number {

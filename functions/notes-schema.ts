@@ -38,12 +38,16 @@ export const createNoteSchema: JsonSchema = {
     additionalProperties: false,
 };
 
-/** `PUT /notes/{noteId}`: any of the fields; `mediaKey: null` detaches the media. */
+/**
+ * `PUT /notes/{noteId}`: any of the fields; `mediaKey: null` detaches the media. "A string or null" is
+ * `anyOf` with `{enum: [null]}`: valid OpenAPI 3.0 (whose `type` is one name and has no `"null"`) and
+ * draft 4 (which has no `nullable`), meaning the same in both.
+ */
 export const updateNoteSchema: JsonSchema = {
     title: "UpdateNoteRequest",
     type: "object",
     minProperties: 1,
-    properties: { headline, text, mediaKey: { ...mediaKey, type: ["string", "null"] } },
+    properties: { headline, text, mediaKey: { anyOf: [mediaKey, { enum: [null] }] } },
     additionalProperties: false,
 };
 

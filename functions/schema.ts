@@ -1,10 +1,14 @@
 /**
  * The JSON Schema (draft 4) subset that API Gateway models and the functions share. The same schema
- * object is published as an API Gateway model (validated at the edge) and checked again here, so a
- * request that reaches a function another way gets the same answer.
+ * object is published as an API Gateway model and checked here; it means exactly what draft 4 means
+ * (`test/schema-differential.test.ts` holds this checker to `ajv-draft-04` over generated bodies):
+ * lengths count Unicode code points, patterns are ECMAScript `u` regular expressions searched anywhere
+ * in the string, and only own fields count. Schemas stay valid OpenAPI 3.0 too: `type` is one name,
+ * never an array and never `"null"` (a nullable field is `anyOf` a schema and `{enum: [null]}`).
  */
 export interface JsonSchema {
-    type?: JsonType | JsonType[];
+    /** One type name (OpenAPI 3.0 allows no list; a nullable field uses `anyOf`, see above). */
+    type?: JsonType;
     title?: string;
     description?: string;
     properties?: Record<string, JsonSchema>;
@@ -13,13 +17,19 @@ export interface JsonSchema {
     additionalProperties?: boolean | JsonSchema;
     minProperties?: number;
     maxProperties?: number;
-    enum?: string[];
+    /** The value must equal one of these (`null` included: `{enum: [null]}` is draft 4's "null"). */
+    enum?: (string | null)[];
+    /** The value must satisfy at least one of these schemas. */
+    anyOf?: JsonSchema[];
     minLength?: number;
     maxLength?: number;
     pattern?: string;
 }
 
-type JsonType = "object" | "string" | "null";
+type JsonType = "object" | "string";
+
+/** Names of JSON values' types, as draft 4 names them (`integer` for whole numbers). */
+type ValueType = JsonType | "null" | "array" | "boolean" | "integer" | "number";
 
 /**
  * Checks `value` against `schema`; returns the first problem as a sentence naming the field, or
@@ -28,14 +38,22 @@ type JsonType = "object" | "string" | "null";
 export function firstSchemaViolation(schema: JsonSchema, value: unknown, path = ""): string | undefined {
     const name = path === "" ? "the request body" : path;
     if (schema.type !== undefined) {
-        const types = Array.isArray(schema.type) ? schema.type : [schema.type];
         const actual = jsonType(value);
-        if (!types.includes(actual as JsonType)) {
-            return `${name} must be ${types.map(article).join(" or ")}, got ${article(actual)}.`;
+        if (actual !== schema.type) {
+            return `${name} must be ${article(schema.type)}, got ${article(actual)}.`;
         }
     }
-    if (schema.enum !== undefined && !schema.enum.includes(value as string)) {
+    if (schema.enum !== undefined && !schema.enum.includes(value as string | null)) {
         return `${name} must be one of ${schema.enum.map((v) => JSON.stringify(v)).join(", ")}.`;
+    }
+    if (schema.anyOf !== undefined) {
+        const problems = schema.anyOf.map((alternative) => firstSchemaViolation(alternative, value, path));
+        if (!problems.includes(undefined)) {
+            // An alternative for the value's type explains best ("must not be empty"); else name the types.
+            const sameType = schema.anyOf.flatMap((alternative, i) => (acceptsTypeOf(alternative, value) ? [problems[i]] : []));
+            if (sameType.length === 1) return sameType[0];
+            return `${name} must be ${schema.anyOf.map(describeType).join(" or ")}, got ${article(jsonType(value))}.`;
+        }
     }
     if (typeof value === "string") {
         const length = [...value].length;
@@ -83,11 +101,24 @@ function qualify(path: string, key: string): string {
     return path === "" ? key : `${path}.${key}`;
 }
 
-function jsonType(value: unknown): string {
+/** Whether `schema`'s `type` and `enum` let a value of `value`'s type through (its other limits aside). */
+function acceptsTypeOf(schema: JsonSchema, value: unknown): boolean {
+    const actual = jsonType(value);
+    if (schema.type !== undefined && schema.type !== actual) return false;
+    return schema.enum === undefined || schema.enum.some((allowed) => jsonType(allowed) === actual);
+}
+
+function describeType(schema: JsonSchema): string {
+    if (schema.type !== undefined) return article(schema.type);
+    if (schema.enum !== undefined) return [...new Set(schema.enum.map(jsonType))].map(article).join(" or ");
+    return "anything";
+}
+
+function jsonType(value: unknown): ValueType {
     if (value === null) return "null";
     if (Array.isArray(value)) return "array";
     if (typeof value === "number") return Number.isInteger(value) ? "integer" : "number";
-    return typeof value;
+    return typeof value as ValueType;
 }
 
 function article(type: string): string {

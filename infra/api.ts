@@ -11,8 +11,10 @@ export interface ApiRoute {
     /** Resource path with `{param}` placeholders, e.g. `/notes/{noteId}`. */
     path: string;
     /**
-     * JSON Schema (draft 4) of the request body. Published as an API Gateway model that rejects
-     * non-conforming bodies with 400 before the function runs. Its `title` names the model. Default: none.
+     * JSON Schema (draft 4) of the request body, published as an API Gateway model (its `title` names
+     * it). On an `async` route (required there) API Gateway validates the body against it and refuses a
+     * non-conforming one with 400 before the function runs; on a `sync` route the function validates the
+     * same schema itself and answers with the detailed message. Default: none.
      */
     requestSchema?: JsonSchema;
     /**
@@ -53,21 +55,46 @@ export interface ApiArgs {
     logRetentionDays: number;
     /**
      * Set the account-wide API Gateway CloudWatch role (one per account and region) that stage logging
-     * needs. Default `true`; turn off when another stack already sets it.
+     * needs. The setting and its role are retained when the stack is destroyed, so destroying one stage
+     * never turns off another stage's logging. Default `true`; turn off when another stack sets it.
      */
     manageAccountLogging?: boolean;
 }
 
-/** Error bodies of API Gateway's own responses take the shape the functions use. */
-const GATEWAY_ERROR_TEMPLATE =
+/**
+ * Error bodies of API Gateway's own responses, in the functions' shape. Gateway-response templates are
+ * not VTL: API Gateway only substitutes `$context`/`$stageVariables` variables in them ("Gateway
+ * responses for REST APIs"). `$context.error.messageString` is already a quoted JSON string and
+ * `$context.error.responseType` is one of the documented response-type names (letters and `_`).
+ */
+export const GATEWAY_ERROR_TEMPLATE =
     '{"success":false,"error":{"code":"$context.error.responseType","message":$context.error.messageString}}';
-// validationErrorString is not JSON-quoted; escapeJavaScript quotes it but also escapes ' (invalid in JSON).
-const VALIDATION_ERROR_TEMPLATE =
-    '{"success":false,"error":{"code":"BadRequest","message":"$util.escapeJavaScript($context.error.validationErrorString).replaceAll("\\\\\'","\'")"}}';
 
-/** The event an asynchronous route hands its function: the body as sent, the sender from the credentials. */
-const ASYNC_EVENT_TEMPLATE =
-    '{"senderId":"$util.escapeJavaScript($context.identity.cognitoIdentityId)","requestId":"$context.requestId","body":$input.json(\'$\')}';
+/**
+ * A body the asynchronous route's model refuses: the functions' `BadRequest` code, API Gateway's message
+ * ("Invalid request body") and the detail in a header. `$context.error.validationErrorString` is not
+ * quoted or escaped, so it cannot go into a JSON body; a gateway response maps context variables into
+ * headers ("Parameter mapping source reference for REST APIs").
+ */
+export const BAD_REQUEST_BODY_TEMPLATE =
+    '{"success":false,"error":{"code":"BadRequest","message":$context.error.messageString}}';
+
+/** The header that carries API Gateway's validation detail on a refused body. */
+export const VALIDATION_ERROR_HEADER = "x-validation-error";
+
+/**
+ * The event an asynchronous route hands its function: the body as sent, the sender from the credentials.
+ * VTL: `$util.escapeJavaScript` escapes `'` as `\'`, invalid in JSON, hence the `replaceAll` the AWS
+ * mapping-template reference gives (a Java regular expression: a backslash followed by a quote).
+ */
+export const ASYNC_EVENT_TEMPLATE =
+    `{"senderId":"${jsonStringContent("$context.identity.cognitoIdentityId")}",` +
+    `"requestId":"${jsonStringContent("$context.requestId")}","body":$input.json('$')}`;
+
+/** VTL that prints `reference` escaped for the inside of a JSON string. */
+function jsonStringContent(reference: string): string {
+    return String.raw`$util.escapeJavaScript(${reference}).replaceAll("\\'","'")`;
+}
 
 /**
  * The API tier: a REST API (API Gateway v1: API keys, usage plans, request validation) defined as one
@@ -110,7 +137,13 @@ export class Api extends pulumi.ComponentResource {
         this.registerOutputs({ url: this.url, apiKey: this.apiKey, invokeArn: this.invokeArn });
     }
 
-    /** API Gateway writes stage logs with one role per account and region. */
+    /**
+     * API Gateway writes stage logs with one role per account and region. Every resource here is
+     * retained on delete: in @pulumi/aws 7 deleting an `aws.apigateway.Account` resets the account's
+     * CloudWatch role (terraform-provider-aws PR 42226), and deleting the role would leave the setting
+     * pointing at nothing; either would stop every other stage's logging and fail its next update
+     * ("CloudWatch Logs role ARN must be set in account settings").
+     */
     private createAccountLogging(name: string): aws.apigateway.Account {
         const role = new aws.iam.Role(
             `${name}-cloudwatch`,
@@ -123,17 +156,17 @@ export class Api extends pulumi.ComponentResource {
                     ],
                 }),
             },
-            { parent: this },
+            { parent: this, retainOnDelete: true },
         );
         const attachment = new aws.iam.RolePolicyAttachment(
             `${name}-cloudwatch`,
             { role: role.name, policyArn: aws.iam.ManagedPolicy.AmazonAPIGatewayPushToCloudWatchLogs },
-            { parent: this },
+            { parent: this, retainOnDelete: true },
         );
         return new aws.apigateway.Account(
             `${name}-account`,
             { cloudwatchRoleArn: role.arn },
-            { parent: this, dependsOn: [attachment] },
+            { parent: this, dependsOn: [attachment], retainOnDelete: true },
         );
     }
 
@@ -252,9 +285,10 @@ export class Api extends pulumi.ComponentResource {
 }
 
 /**
- * The API as an OpenAPI 3 document with API Gateway extensions: SigV4 + API key on every operation,
- * a model and body validation for every route with a request schema, Lambda proxy integrations, and
- * gateway error responses in the functions' error shape.
+ * The API as an OpenAPI 3.0 document with API Gateway extensions: SigV4 + API key on every operation,
+ * a model for every route with a request schema (validated at the edge on asynchronous routes only, see
+ * {@link ApiRoute.requestSchema}), Lambda proxy integrations, and gateway error responses in the
+ * functions' error shape.
  */
 export function openApiDocument(title: string, services: ApiService[]): pulumi.Output<string> {
     const withArns = services.map((service) =>
@@ -287,7 +321,11 @@ export function openApiDocument(title: string, services: ApiService[]): pulumi.O
                         required: true,
                         content: { "application/json": { schema: { $ref: `#/components/schemas/${model}` } } },
                     };
-                    operation["x-amazon-apigateway-request-validator"] = "body";
+                    // Only where no function answers: API Gateway's own 400 cannot carry its detail in a
+                    // JSON body, while a function's validator names the field and the problem.
+                    if (route.invocation === "async") operation["x-amazon-apigateway-request-validator"] = "body";
+                } else if (route.invocation === "async") {
+                    throw new Error(`${route.method} ${route.path} is asynchronous: API Gateway must validate its body, give it a requestSchema`);
                 }
                 const methods = (paths[route.path] ??= {});
                 const method = route.method.toLowerCase();
@@ -313,7 +351,13 @@ export function openApiDocument(title: string, services: ApiService[]): pulumi.O
             "x-amazon-apigateway-gateway-responses": {
                 DEFAULT_4XX: { responseTemplates: { "application/json": GATEWAY_ERROR_TEMPLATE } },
                 DEFAULT_5XX: { responseTemplates: { "application/json": GATEWAY_ERROR_TEMPLATE } },
-                BAD_REQUEST_BODY: { statusCode: 400, responseTemplates: { "application/json": VALIDATION_ERROR_TEMPLATE } },
+                BAD_REQUEST_BODY: {
+                    statusCode: "400",
+                    responseParameters: {
+                        [`gatewayresponse.header.${VALIDATION_ERROR_HEADER}`]: "context.error.validationErrorString",
+                    },
+                    responseTemplates: { "application/json": BAD_REQUEST_BODY_TEMPLATE },
+                },
             },
         });
     });

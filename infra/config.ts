@@ -54,8 +54,8 @@ export interface StageConfig {
         quotaPeriod: QuotaPeriod;
         /**
          * `api.manageAccountLogging` — set the account-wide (per region) API Gateway CloudWatch role that
-         * access and execution logs need. Turn off when another stack in the account already sets it.
-         * Default `true`.
+         * access and execution logs need. The setting and the role are retained on destroy, so several
+         * stages may all set it. Turn off when another stack (not this program) manages it. Default `true`.
          */
         manageAccountLogging: boolean;
         /**

@@ -11,10 +11,13 @@ test("a string field: quotes plus every character escaped as a surrogate pair", 
     expect(jsonByteBound(schema)).toBe(2 + (2 + MAX_ESCAPED_CHAR_BYTES) + 1 + (2 + 3 * MAX_ESCAPED_CHAR_BYTES) + 1 + w);
 });
 
-test("unions and enums take their largest member; null is four bytes", () => {
+test("anyOf and enums take their largest member; null is four bytes", () => {
     const schema = {
         type: "object" as const,
-        properties: { m: { type: ["string", "null"] as ("string" | "null")[], maxLength: 1 }, p: { type: "string" as const, enum: ["ios", "android"] } },
+        properties: {
+            m: { anyOf: [{ type: "string" as const, maxLength: 1 }, { enum: [null] }] },
+            p: { type: "string" as const, enum: ["ios", "android"] },
+        },
         additionalProperties: false,
     };
     const m = (2 + 12) + 1 + (2 + 12) + 1;

@@ -7,6 +7,7 @@
  */
 import type { APIGatewayProxyResult } from "aws-lambda";
 import { CREDENTIAL_KEYS } from "../infra/config";
+import { renderMappingTemplate } from "../local/apigateway";
 import { CREDENTIALS, CREDENTIAL_SECRET_KEYS } from "./support/credentials";
 import { createDeclaredTable, startDynamo, type LocalDynamo } from "./support/dynamodb";
 import { apiEvent, reply, type ApiCall } from "./support/events";
@@ -36,7 +37,7 @@ beforeAll(async () => {
     expect(sns.createApplication("GCM", env.FCM_APPLICATION_ARN.split("/").pop() ?? "")).toBe(env.FCM_APPLICATION_ARN);
     expect(sns.createTopic(env.NOTIFICATIONS_TOPIC_ARN.split(":").pop() ?? "")).toBe(env.NOTIFICATIONS_TOPIC_ARN);
     await createDeclaredTable(dynamo, configured.recorder.one("aws:dynamodb/table:Table", "notifications-devices"), env.DEVICES_TABLE);
-});
+}, 300_000); // two program loads: allow for a busy machine
 
 afterAll(async () => {
     await Promise.all(running.map((f) => f.stop()));
@@ -53,15 +54,15 @@ async function start(program: LoadedProgram, name: string): Promise<LocalFunctio
     return fn;
 }
 
-/** The event API Gateway's mapping template makes of a request (its three placeholders filled in). */
+/** The event API Gateway's mapping template makes of a request, rendered as VTL (local/apigateway.ts). */
 function asyncEvent(program: LoadedProgram, senderId: string, body: unknown): unknown {
     const doc = JSON.parse(program.recorder.one("aws:apigateway/restApi:RestApi").inputs.body);
     const template: string = doc.paths["/notifications"].post["x-amazon-apigateway-integration"].requestTemplates["application/json"];
-    const rendered = template
-        .replace("$util.escapeJavaScript($context.identity.cognitoIdentityId)", senderId)
-        .replace("$context.requestId", "local-request-1")
-        .replace("$input.json('$')", JSON.stringify(body));
-    expect(rendered).not.toContain("$");
+    const rendered = renderMappingTemplate(
+        template,
+        { body: JSON.stringify(body) },
+        { context: { requestId: "local-request-1", identity: { cognitoIdentityId: senderId } } },
+    );
     return JSON.parse(rendered);
 }
 

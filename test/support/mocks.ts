@@ -214,13 +214,27 @@ export interface FunctionArchive {
     environment: Record<string, string>;
 }
 
+function folderFiles(folder: string, prefix: string): Record<string, string> {
+    const files: Record<string, string> = {};
+    for (const entry of fs.readdirSync(folder, { withFileTypes: true })) {
+        const full = path.join(folder, entry.name);
+        if (entry.isDirectory()) Object.assign(files, folderFiles(full, `${prefix}/${entry.name}`));
+        else files[`${prefix}/${entry.name}`] = fs.readFileSync(full, "utf8");
+    }
+    return files;
+}
+
 /** The archives of every Lambda function the program registered, by logical name. */
 export async function functionArchives(recorder: Recorder): Promise<Record<string, FunctionArchive>> {
     const archives: Record<string, FunctionArchive> = {};
     for (const fn of recorder.all("aws:lambda/function:Function")) {
-        const assets = (await fn.inputs.code.assets) as Record<string, { text: Promise<string> }>;
+        const assets = (await fn.inputs.code.assets) as Record<string, { text?: Promise<string>; path?: Promise<string> }>;
         const files: Record<string, string> = {};
-        for (const [file, asset] of Object.entries(assets)) files[file] = await asset.text;
+        for (const [file, asset] of Object.entries(assets)) {
+            if (asset.text !== undefined) files[file] = await asset.text;
+            // A bundled package (a FileArchive of its folder): every file in it ships.
+            else if (asset.path !== undefined) Object.assign(files, folderFiles(await asset.path, file));
+        }
         archives[fn.name] = {
             name: fn.name,
             files,
