@@ -27,7 +27,8 @@ let tableName: string;
 let mediaBaseUrl: string;
 
 beforeAll(async () => {
-    const program = await loadProgram("dev");
+    // The CloudSearch engine, for accounts that still have it (OpenSearch: opensearch-shipped.test.ts).
+    const program = await loadProgram("dev", { "mobile-backend:search": { engine: "cloudsearch" } });
     const archives = program.archives;
     tableName = archives["notes-function"].environment.NOTES_TABLE;
     mediaBaseUrl = archives["notes-function"].environment.MEDIA_BASE_URL;
