@@ -12,7 +12,8 @@ let prod: LoadedProgram;
 beforeAll(async () => {
     dev = await loadProgram("dev");
     prod = await loadProgram("prod");
-});
+    // Loading the program under mocks is slow on a busy machine.
+}, 300_000);
 
 const DOMAIN_ARN = "arn:aws:es:us-east-1:123456789012:domain/mobile-backend-dev";
 const INDEXER_ROLE = "arn:aws:iam::123456789012:role/search-indexer-role-abc1234";

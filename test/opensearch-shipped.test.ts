@@ -47,7 +47,8 @@ beforeAll(async () => {
     // The program points each function at its domain's https endpoint; here, at the local one.
     indexer = await startFunction(archives["search-indexer"], { ...role, OPENSEARCH_ENDPOINT: opensearch.endpoint });
     search = await startFunction(archives["search-function"], { ...role, OPENSEARCH_ENDPOINT: opensearch.endpoint });
-});
+    // Loading the program under mocks is slow on a busy machine.
+}, 300_000);
 
 afterAll(async () => {
     await Promise.all([notes?.stop(), indexer?.stop(), search?.stop()]);

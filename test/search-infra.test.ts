@@ -23,11 +23,21 @@ let disabled: LoadedProgram;
 let adopted: LoadedProgram;
 
 beforeAll(async () => {
-    dev = await loadProgram("dev");
-    prod = await loadProgram("prod");
+    // The CloudSearch engine, for accounts that still have it (the default, OpenSearch: opensearch-infra.test.ts).
+    dev = await loadProgram("dev", { "mobile-backend:search": { engine: "cloudsearch" } });
+    prod = await loadProgram("prod", {
+        "mobile-backend:search": {
+            engine: "cloudsearch",
+            instanceType: "search.medium",
+            multiAz: true,
+            replicationCount: 2,
+            stream: { batchSize: 500, batchWindowSeconds: 2, maxRetryAttempts: 20, maxRecordAgeSeconds: 86400 },
+        },
+    });
     disabled = await loadProgram("dev", { "mobile-backend:search": { engine: "none" } });
     adopted = await loadProgram("dev", { "mobile-backend:search": { engine: "cloudsearch", domainName: "team-notes" } });
-});
+    // Loading the program under mocks is slow on a busy machine.
+}, 300_000);
 
 const policy = (r: RecordedResource, key = "policy") => JSON.parse(r.inputs[key]).Statement;
 const searchRoute = (p: LoadedProgram) =>
@@ -189,6 +199,7 @@ describe("engine modes", () => {
     test("none: no search resources, and /search answers 501 from API Gateway", () => {
         const types = disabled.recorder.resources.map((r) => r.type);
         expect(types).not.toContain("aws:cloudsearch/domain:Domain");
+        expect(types).not.toContain("aws:opensearch/domain:Domain");
         expect(types).not.toContain("aws:lambda/eventSourceMapping:EventSourceMapping");
         expect(disabled.recorder.all("aws:sqs/queue:Queue", "search-failed-records")).toHaveLength(0);
         expect(Object.keys(disabled.archives)).not.toContain("search-indexer");
@@ -219,6 +230,7 @@ describe("engine modes", () => {
         expect(adopted.outputs.searchEngine).toEqual({
             engine: "cloudsearch",
             domainName: "team-notes",
+            documentEndpoint: "doc-team-notes-xyz789.us-east-1.cloudsearch.amazonaws.com",
             domain: "existing (left in place by pulumi destroy)",
             fieldsDefinedByThisStack: ["headline", "note_text", "user_id", "s3_url", "created_at"],
             fieldsAlreadyPresent: [],
@@ -226,7 +238,12 @@ describe("engine modes", () => {
     });
 
     test("created: the stack says so", () => {
-        expect(dev.outputs.searchEngine).toEqual({ engine: "cloudsearch", domainName: "mobile-backend-dev", domain: "created by this stack" });
+        expect(dev.outputs.searchEngine).toEqual({
+            engine: "cloudsearch",
+            domainName: "mobile-backend-dev",
+            domain: "created by this stack",
+            documentEndpoint: "doc-mobile-backend-dev-abc123.us-east-1.cloudsearch.amazonaws.com",
+        });
     });
 });
 

@@ -43,7 +43,8 @@ beforeAll(async () => {
     // The program points each function at its domain endpoint; here, at the local one.
     indexer = await startFunction(archives["search-indexer"], { CLOUDSEARCH_ENDPOINT: cloudsearch.endpoint });
     search = await startFunction(archives["search-function"], { CLOUDSEARCH_ENDPOINT: cloudsearch.endpoint });
-});
+    // Loading the program under mocks is slow on a busy machine.
+}, 300_000);
 
 afterAll(async () => {
     await Promise.all([notes?.stop(), indexer?.stop(), search?.stop()]);
