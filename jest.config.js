@@ -6,5 +6,6 @@ module.exports = {
     // Type checking is `tsc --noEmit` (npm test runs it first); ts-jest only transpiles.
     transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: { isolatedModules: true } }] },
     reporters: ["default", "<rootDir>/test/support/summary-reporter.js"],
-    testTimeout: 60000,
+    // Loading the program under mocks takes tens of seconds on a busy 2-core machine; hooks share this limit.
+    testTimeout: 180000,
 };

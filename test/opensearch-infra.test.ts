@@ -117,6 +117,11 @@ test("the functions point at the domain's HTTPS endpoint and the stage's index",
         bisectBatchOnFunctionError: true,
         functionResponseTypes: ["ReportBatchItemFailures"],
     });
+    expect(prod.recorder.one("aws:lambda/eventSourceMapping:EventSourceMapping").inputs).toMatchObject({
+        batchSize: 500,
+        maximumBatchingWindowInSeconds: 2,
+        maximumRetryAttempts: 20,
+    });
 });
 
 test("only the two OpenSearch archives bundle the signer (≤ 96 KiB); every other archive is its closure alone (≤ 64 KiB)", () => {
