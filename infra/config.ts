@@ -96,6 +96,11 @@ export interface StageConfig {
             availabilityZoneCount: number;
             /** `search.opensearch.volumeSizeGb` — gp3 EBS volume per node, 10–1024 GiB. Default `10`. */
             volumeSizeGb: number;
+            /**
+             * `search.opensearch.reindexPrincipals` — IAM role or user ARNs the domain also lets write (PUT,
+             * POST), for `npm run reindex`. Default: none (only the two functions' roles).
+             */
+            reindexPrincipals: string[];
         };
         /** `search.stream.batchSize` — stream records per indexer invocation, 1–10000. Default `100`. */
         batchSize: number;
@@ -216,6 +221,7 @@ export function parseStageConfig(
                 instanceCount: read.integer("search.opensearch.instanceCount", 1, { min: 1, max: 80 }),
                 availabilityZoneCount: read.oneOf("search.opensearch.availabilityZoneCount", [1, 2, 3] as const, 1),
                 volumeSizeGb: read.integer("search.opensearch.volumeSizeGb", 10, { min: 10, max: 1024 }),
+                reindexPrincipals: read.stringList("search.opensearch.reindexPrincipals", []),
             },
             batchSize: read.integer("search.stream.batchSize", 100, { min: 1, max: 10_000 }),
             batchWindowSeconds: read.integer("search.stream.batchWindowSeconds", 1, { min: 0, max: 300 }),
@@ -244,6 +250,10 @@ export function parseStageConfig(
         );
     }
     const os = config.search.opensearch;
+    const notArn = os.reindexPrincipals.find((arn) => !/^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/.test(arn));
+    if (notArn !== undefined) {
+        throw new StageConfigError(`${NAMESPACE}:search.opensearch.reindexPrincipals must list IAM role or user ARNs, got ${JSON.stringify(notArn)}`);
+    }
     if (os.instanceCount % os.availabilityZoneCount !== 0) {
         throw new StageConfigError(
             `${NAMESPACE}:search.opensearch.instanceCount must be a multiple of search.opensearch.availabilityZoneCount (${os.availabilityZoneCount}), got ${os.instanceCount}`,

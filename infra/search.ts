@@ -51,9 +51,17 @@ export interface OpenSearchSize {
     /** 1: no zone awareness; 2 or 3: nodes (and the index's replicas) spread over that many zones. */
     availabilityZoneCount: number;
     volumeSizeGb: number;
+    /** IAM principals (ARNs) the domain also lets write, for `npm run reindex`. */
+    reindexPrincipals: string[];
 }
 
-const DEFAULT_OPENSEARCH_SIZE: OpenSearchSize = { instanceType: "t3.small.search", instanceCount: 1, availabilityZoneCount: 1, volumeSizeGb: 10 };
+const DEFAULT_OPENSEARCH_SIZE: OpenSearchSize = {
+    instanceType: "t3.small.search",
+    instanceCount: 1,
+    availabilityZoneCount: 1,
+    volumeSizeGb: 10,
+    reindexPrincipals: [],
+};
 
 /** A current OpenSearch 2.x release offered by Amazon OpenSearch Service. */
 export const OPENSEARCH_ENGINE_VERSION = "OpenSearch_2.19";
@@ -321,6 +329,17 @@ export class Search extends pulumi.ComponentResource {
                             Action: [...OPENSEARCH_SEARCH_ACTIONS],
                             Resource: domainPaths,
                         },
+                        ...(size.reindexPrincipals.length > 0
+                            ? [
+                                  {
+                                      Sid: "ReindexWrites",
+                                      Effect: "Allow",
+                                      Principal: { AWS: [...size.reindexPrincipals] },
+                                      Action: [...OPENSEARCH_INDEXER_ACTIONS],
+                                      Resource: domainPaths,
+                                  },
+                              ]
+                            : []),
                     ],
                 }),
             },

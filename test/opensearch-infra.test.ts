@@ -3,6 +3,9 @@
  * stage, its log group and the log resource policy, the domain access policy, the functions' roles,
  * and archives that bundle only the signer.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
 import type { RecordedResource } from "./support/mocks";
 import { loadProgram, type LoadedProgram } from "./support/program";
 
@@ -10,12 +13,18 @@ let dev: LoadedProgram;
 let prod: LoadedProgram;
 
 beforeAll(async () => {
-    dev = await loadProgram("dev");
+    // dev as its stack file says, plus a principal allowed to run the reindex.
+    const file = parse(fs.readFileSync(path.join(__dirname, "..", "Pulumi.dev.yaml"), "utf8"));
+    const search = file.config["mobile-backend:search"];
+    dev = await loadProgram("dev", {
+        "mobile-backend:search": { ...search, opensearch: { ...search.opensearch, reindexPrincipals: [OPERATOR] } },
+    });
     prod = await loadProgram("prod");
     // Loading the program under mocks is slow on a busy machine.
 }, 300_000);
 
 const DOMAIN_ARN = "arn:aws:es:us-east-1:123456789012:domain/mobile-backend-dev";
+const OPERATOR = "arn:aws:iam::123456789012:role/search-operator";
 const INDEXER_ROLE = "arn:aws:iam::123456789012:role/search-indexer-role-abc1234";
 const SEARCH_ROLE = "arn:aws:iam::123456789012:role/search-function-role-abc1234";
 const statements = (r: RecordedResource, key = "policy") => JSON.parse(r.inputs[key]).Statement;
@@ -75,7 +84,11 @@ test("the domain policy lets only the two roles in, each for the HTTP methods it
     expect(JSON.parse(access.accessPolicies).Statement).toEqual([
         { Sid: "IndexerWrites", Effect: "Allow", Principal: { AWS: [INDEXER_ROLE] }, Action: ["es:ESHttpPost", "es:ESHttpPut"], Resource: `${DOMAIN_ARN}/*` },
         { Sid: "SearchFunctionQueries", Effect: "Allow", Principal: { AWS: [SEARCH_ROLE] }, Action: ["es:ESHttpPost"], Resource: `${DOMAIN_ARN}/*` },
+        // search.opensearch.reindexPrincipals, for npm run reindex; without it (prod), only the two roles.
+        { Sid: "ReindexWrites", Effect: "Allow", Principal: { AWS: [OPERATOR] }, Action: ["es:ESHttpPost", "es:ESHttpPut"], Resource: `${DOMAIN_ARN}/*` },
     ]);
+    const prodAccess = JSON.parse(prod.recorder.one("aws:opensearch/domainPolicy:DomainPolicy").inputs.accessPolicies).Statement;
+    expect(prodAccess.map((s: { Sid: string }) => s.Sid)).toEqual(["IndexerWrites", "SearchFunctionQueries"]);
 });
 
 test("each role may call only this domain, with the same methods", () => {
