@@ -99,9 +99,9 @@ export function searchDomainName(project: string, stack: string): string {
 
 /**
  * The search tier: an OpenSearch Service domain (the default) or a CloudSearch domain (created, or an
- * existing one adopted), the stream function
- * that keeps it in sync with the notes table, and the search function behind `GET /search`. With
- * engine `none` there are no search resources and `/search` answers 501 from API Gateway itself.
+ * existing one adopted), the stream function that keeps it in sync with the notes table, its failure
+ * queue, and the search function behind `GET /search`. With engine `none` there are no search resources
+ * and `/search` answers 501 from API Gateway itself.
  */
 export class Search extends pulumi.ComponentResource {
     /** The `/search` route, for the API tier. */
