@@ -37,6 +37,7 @@ const search = new Search("search", {
     instanceType: config.search.instanceType,
     multiAz: config.search.multiAz,
     replicationCount: config.search.replicationCount,
+    opensearch: config.search.opensearch,
     table: data.notesTable,
     mediaBaseUrl: media.baseUrl,
     stream: {
@@ -87,8 +88,10 @@ export const uploadsBucket = media.bucket.bucket;
 export const mediaBaseUrl = media.baseUrl;
 /** The stage-wide topic every notification is published to (subscribers filter on `recipientId`). */
 export const notificationsTopicArn = notifications.topic.arn;
-/** What backs `/search` on this stage: a created domain, an adopted one (and the fields it got), or none. */
+/** What backs `/search` on this stage: the engine, its domain (created, or adopted with the fields it got), or none. */
 export const searchEngine = search.summary;
+/** The notes table, for `npm run reindex` (which scans it to rebuild the search index). */
+export const notesTable = data.notesTable.name;
 /** Everything the mobile app needs, in one object (`pulumi stack output clientConfig --show-secrets`). */
 export const clientConfig = pulumi.secret({
     apiUrl,

@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: for each function of the program, the bytes of its deployment archive and the cold
- * load time of its `__index.js` in a fresh Node process (median of RUNS), next to a bare `node -e 0`;
- * then the search indexer's throughput turning stream records into upload batches.
+ * load time of its `__index.js` in a fresh Node process (median of RUNS), next to a bare `node -e 0`, and
+ * its size limit (96 KiB for the two OpenSearch functions, which bundle a SigV4 signer; 64 KiB for the
+ * others); then each search engine's throughput turning stream records into upload requests.
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -10,6 +11,7 @@ import * as path from "node:path";
 import { gzipSync } from "node:zlib";
 import type { DynamoDBRecord } from "aws-lambda";
 import { DEFAULT_MAX_BATCH_BYTES, packBatches, toOperations } from "../functions/indexer";
+import { OPENSEARCH_MAX_BULK_BYTES, OPENSEARCH_MAX_DOCUMENT_BYTES, packBulk } from "../functions/opensearch";
 import { functionArchives, installMocks, settle, stackConfig, valueOf } from "../test/support/mocks";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
@@ -40,20 +42,31 @@ async function main(): Promise<void> {
     const env = { PATH: process.env.PATH, NODE_PATH: path.join(ROOT, "node_modules"), AWS_REGION: "us-east-1" };
     const baseline = medianMs(["-e", "0"], env);
     console.log(`node ${process.version}, ${os.cpus().length} cores, median of ${RUNS} runs`);
-    console.log(`${"function".padEnd(24)} ${"archive bytes".padStart(14)} ${"gzip bytes".padStart(11)} ${"cold load ms".padStart(13)} ${"node -e 0 ms".padStart(13)}`);
+    console.log(
+        `${"function".padEnd(24)} ${"files".padStart(5)} ${"archive bytes".padStart(14)} ${"limit".padStart(7)} ${"gzip bytes".padStart(11)} ${"cold load ms".padStart(13)} ${"node -e 0 ms".padStart(13)}`,
+    );
+    let overLimit = false;
     for (const archive of Object.values(archives)) {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${archive.name}-`));
-        for (const [file, text] of Object.entries(archive.files)) fs.writeFileSync(path.join(dir, file), text);
+        for (const [file, text] of Object.entries(archive.files)) {
+            fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+            fs.writeFileSync(path.join(dir, file), text);
+        }
+        const bundles = Object.keys(archive.files).some((file) => file.startsWith("node_modules/"));
+        const limit = (bundles ? 96 : 64) * 1024;
+        overLimit ||= archive.bytes > limit;
         const index = path.join(dir, "__index.js");
         // Loading runs the callback factory too, as a Lambda cold start does.
         const load = medianMs(["-e", `require(${JSON.stringify(index)})`], { ...env, ...archive.environment });
         const gzip = Object.values(archive.files).reduce((sum, text) => sum + gzipSync(text).length, 0);
         console.log(
-            `${archive.name.padEnd(24)} ${String(archive.bytes).padStart(14)} ${String(gzip).padStart(11)} ${load.toFixed(1).padStart(13)} ${baseline.toFixed(1).padStart(13)}`,
+            `${archive.name.padEnd(24)} ${String(Object.keys(archive.files).length).padStart(5)} ${String(archive.bytes).padStart(14)} ${`${limit / 1024}K`.padStart(7)} ${String(gzip).padStart(11)} ${load.toFixed(1).padStart(13)} ${baseline.toFixed(1).padStart(13)}`,
         );
         fs.rmSync(dir, { recursive: true, force: true });
     }
+    if (overLimit) throw new Error("an archive is over its size limit");
     indexerThroughput();
+    openSearchThroughput();
 }
 
 const WORDS = "beach towel grocery milk eggs meeting notes travel photo summer kite festival idea plan list".split(" ");
@@ -103,6 +116,27 @@ function indexerThroughput(): void {
         `\nindexer: ${records.length} stream records (${(recordBytes / records.length / 1024).toFixed(1)} KiB each) -> ` +
             `${batches.length} upload calls of ${(total / 1024 / 1024).toFixed(2)} MiB in all; ` +
             `minimum possible ceil(total / 5 MiB) = ${Math.ceil(total / DEFAULT_MAX_BATCH_BYTES)}; ` +
+            `${Math.round(records.length / (median / 1000)).toLocaleString("en-US")} records/s (median ${median.toFixed(1)} ms of ${RUNS} runs)`,
+    );
+}
+
+/** The same records as `_bulk` bodies: records per second and requests next to the fewest possible. */
+function openSearchThroughput(): void {
+    const records = Array.from({ length: 10_000 }, (_, i) => noteRecord(i));
+    const settings = { mediaBaseUrl: "https://d1234abcd.cloudfront.net", maxBatchBytes: OPENSEARCH_MAX_BULK_BYTES - 512, maxDocumentBytes: OPENSEARCH_MAX_DOCUMENT_BYTES };
+    const times: number[] = [];
+    let requests: { bytes: number }[] = [];
+    for (let i = 0; i < RUNS; i++) {
+        const start = process.hrtime.bigint();
+        requests = packBulk(toOperations(records, settings), "notes");
+        times.push(Number(process.hrtime.bigint() - start) / 1e6);
+    }
+    times.sort((a, b) => a - b);
+    const median = times[Math.floor(times.length / 2)];
+    const total = requests.reduce((sum, r) => sum + r.bytes, 0);
+    console.log(
+        `opensearch indexer: ${records.length} stream records -> ${requests.length} _bulk requests of ${(total / 1024 / 1024).toFixed(2)} MiB in all; ` +
+            `minimum possible ceil(total / ${(OPENSEARCH_MAX_BULK_BYTES / 1024 / 1024).toFixed(2)} MiB) = ${Math.ceil(total / OPENSEARCH_MAX_BULK_BYTES)}; ` +
             `${Math.round(records.length / (median / 1000)).toLocaleString("en-US")} records/s (median ${median.toFixed(1)} ms of ${RUNS} runs)`,
     );
 }

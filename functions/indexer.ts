@@ -401,13 +401,27 @@ function documentFields(ownerId: string, image: StreamImage, mediaBaseUrl: strin
     }
     const mediaKey = text.mediaKey;
     return {
-        headline: text.headline ?? "",
-        note_text: text.text ?? "",
+        headline: cleanText(text.headline ?? ""),
+        note_text: cleanText(text.text ?? ""),
         user_id: ownerId,
         ...(mediaKey === undefined || mediaKey === "" ? {} : { s3_url: mediaUrl(mediaBaseUrl, mediaKey) }),
         // An empty date would make CloudSearch reject the whole batch.
         ...(text.createdAt ? { created_at: text.createdAt } : {}),
     };
+}
+
+/**
+ * Characters a search engine refuses in a field value: C0 and C1 controls other than tab, line feed and
+ * carriage return (and DEL), noncharacters (U+FDD0–U+FDEF and U+xFFFE/U+xFFFF in every plane), and lone
+ * surrogates. CloudSearch rejects a whole batch over one of them (XML 1.0's character rules); replacing
+ * them keeps an item already in the table from poisoning a batch.
+ */
+const REJECTED_CHARACTERS =
+    /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\uFDD0-\uFDEF\uFFFE\uFFFF]|[\uD83F\uD87F\uD8BF\uD8FF\uD93F\uD97F\uD9BF\uD9FF\uDA3F\uDA7F\uDABF\uDAFF\uDB3F\uDB7F\uDBBF\uDBFF][\uDFFE\uDFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** `text` with every character an engine would refuse ({@link REJECTED_CHARACTERS}) replaced by U+FFFD. */
+export function cleanText(text: string): string {
+    return text.replace(REJECTED_CHARACTERS, "\uFFFD");
 }
 
 function utf8Bytes(text: string): number {

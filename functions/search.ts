@@ -105,8 +105,8 @@ export async function handleSearchRequest(
     }
 }
 
-/** The `q` parameter: required, not blank, at most {@link SEARCH_LIMITS.queryChars} characters. */
-function queryText(event: APIGatewayProxyEvent): string {
+/** The `q` parameter: required, not blank, at most {@link SEARCH_LIMITS.queryChars} characters (shared by both engines). */
+export function queryText(event: APIGatewayProxyEvent): string {
     const q = event.queryStringParameters?.q;
     if (q === undefined || q === null) {
         throw new ApiError("BadRequest", "q is required: the words to search your notes for.");

@@ -10,7 +10,13 @@ export type QuotaPeriod = "DAY" | "WEEK" | "MONTH";
 export type PriceClass = "PriceClass_100" | "PriceClass_200" | "PriceClass_All";
 
 /** Which search engine backs `/search`. */
-export type SearchEngine = "cloudsearch" | "none";
+export type SearchEngine = "opensearch" | "cloudsearch" | "none";
+
+/** The engines, the default first. */
+export const SEARCH_ENGINES = ["opensearch", "cloudsearch", "none"] as const;
+
+/** An OpenSearch Service instance type: `<family>.<size>.search`, e.g. `t3.small.search`. */
+const OPENSEARCH_INSTANCE_TYPE = /^[a-z][a-z0-9]*\.[a-z0-9]+\.search$/;
 
 /** CloudSearch instance types, smallest first. */
 export const CLOUDSEARCH_INSTANCE_TYPES = [
@@ -73,21 +79,38 @@ export interface StageConfig {
     };
     search: {
         /**
-         * `search.engine` — `cloudsearch` (a CloudSearch domain backs `/search`) or `none` (no search
-         * resources; `/search` answers 501). Default `cloudsearch`.
+         * `search.engine` — `opensearch` (an Amazon OpenSearch Service domain created by the stack),
+         * `cloudsearch` (a CloudSearch domain, created or adopted: only for accounts that still have
+         * CloudSearch) or `none` (no search resources; `/search` answers 501). Default `opensearch`.
          */
         engine: SearchEngine;
         /**
-         * `search.domainName` — use this existing CloudSearch domain instead of creating one (CloudSearch
-         * is closed to new AWS customers). The program defines the index fields it needs on it. Default: none.
+         * `search.domainName` — engine `cloudsearch` only: use this existing CloudSearch domain instead of
+         * creating one. The program defines the index fields it needs on it. Default: none.
          */
         domainName?: string;
-        /** `search.instanceType` — instance type of a created domain. Default `search.small`. */
+        /** `search.instanceType` — engine `cloudsearch`: instance type of a created domain. Default `search.small`. */
         instanceType: CloudSearchInstanceType;
-        /** `search.multiAz` — spread a created domain over two Availability Zones. Default `false`. */
+        /** `search.multiAz` — engine `cloudsearch`: spread a created domain over two Availability Zones. Default `false`. */
         multiAz: boolean;
-        /** `search.replicationCount` — replicas of a created domain's index, 1–5. Default `1`. */
+        /** `search.replicationCount` — engine `cloudsearch`: replicas of a created domain's index, 1–5. Default `1`. */
         replicationCount: number;
+        /** Engine `opensearch`: the managed domain's size. */
+        opensearch: {
+            /** `search.opensearch.instanceType` — data node type. Default `t3.small.search` (the smallest that works). */
+            instanceType: string;
+            /** `search.opensearch.instanceCount` — data nodes, 1–80, a multiple of the zone count. Default `1`. */
+            instanceCount: number;
+            /** `search.opensearch.availabilityZoneCount` — 1 (no zone awareness), 2 or 3. Default `1`. */
+            availabilityZoneCount: number;
+            /** `search.opensearch.volumeSizeGb` — gp3 EBS volume per node, 10–1024 GiB. Default `10`. */
+            volumeSizeGb: number;
+            /**
+             * `search.opensearch.reindexPrincipals` — IAM role or user ARNs the domain also lets write (PUT,
+             * POST), for `npm run reindex`. Default: none (only the two functions' roles).
+             */
+            reindexPrincipals: string[];
+        };
         /** `search.stream.batchSize` — stream records per indexer invocation, 1–10000. Default `100`. */
         batchSize: number;
         /** `search.stream.batchWindowSeconds` — how long to gather a batch, 0–300 s. Default `1`. */
@@ -258,11 +281,18 @@ export function parseStageConfig(
             ),
         },
         search: {
-            engine: read.oneOf("search.engine", ["cloudsearch", "none"] as const, "cloudsearch"),
+            engine: read.oneOf("search.engine", SEARCH_ENGINES, "opensearch"),
             domainName: read.optionalString("search.domainName", /^[a-z][a-z0-9-]{2,27}$/, "a CloudSearch domain name (3–28 lowercase letters, digits and hyphens, starting with a letter)"),
             instanceType: read.oneOf("search.instanceType", CLOUDSEARCH_INSTANCE_TYPES, "search.small"),
             multiAz: read.boolean("search.multiAz", false),
             replicationCount: read.integer("search.replicationCount", 1, { min: 1, max: 5 }),
+            opensearch: {
+                instanceType: read.optionalString("search.opensearch.instanceType", OPENSEARCH_INSTANCE_TYPE, "an OpenSearch Service instance type such as t3.small.search") ?? "t3.small.search",
+                instanceCount: read.integer("search.opensearch.instanceCount", 1, { min: 1, max: 80 }),
+                availabilityZoneCount: read.oneOf("search.opensearch.availabilityZoneCount", [1, 2, 3] as const, 1),
+                volumeSizeGb: read.integer("search.opensearch.volumeSizeGb", 10, { min: 10, max: 1024 }),
+                reindexPrincipals: read.stringList("search.opensearch.reindexPrincipals", []),
+            },
             batchSize: read.integer("search.stream.batchSize", 100, { min: 1, max: 10_000 }),
             batchWindowSeconds: read.integer("search.stream.batchWindowSeconds", 1, { min: 0, max: 300 }),
             maxRetryAttempts: read.integer("search.stream.maxRetryAttempts", 10, { min: 0, max: 10_000 }),
@@ -280,9 +310,19 @@ export function parseStageConfig(
         },
     };
     checkStageName(stage);
-    if (config.search.engine === "none" && config.search.domainName !== undefined) {
+    if (config.search.engine !== "cloudsearch" && config.search.domainName !== undefined) {
         throw new StageConfigError(
-            `${NAMESPACE}:search.domainName names a domain to use, but search.engine is none, got ${JSON.stringify(config.search.domainName)}`,
+            `${NAMESPACE}:search.domainName names an existing CloudSearch domain to use, but search.engine is ${config.search.engine}, got ${JSON.stringify(config.search.domainName)}`,
+        );
+    }
+    const os = config.search.opensearch;
+    const notArn = os.reindexPrincipals.find((arn) => !/^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/.test(arn));
+    if (notArn !== undefined) {
+        throw new StageConfigError(`${NAMESPACE}:search.opensearch.reindexPrincipals must list IAM role or user ARNs, got ${JSON.stringify(notArn)}`);
+    }
+    if (os.instanceCount % os.availabilityZoneCount !== 0) {
+        throw new StageConfigError(
+            `${NAMESPACE}:search.opensearch.instanceCount must be a multiple of search.opensearch.availabilityZoneCount (${os.availabilityZoneCount}), got ${os.instanceCount}`,
         );
     }
     if (config.api.throttleBurstLimit < config.api.throttleRateLimit) {

@@ -29,6 +29,12 @@ export interface AppFunctionArgs<E, R> {
     timeoutSeconds: number;
     /** Retention of the function's log group, in days. */
     logRetentionDays: number;
+    /**
+     * Dependencies (of package.json) the archive must hold because the runtime does not provide them,
+     * e.g. `["aws4"]` for a function that signs its own requests. Default: none, so the archive holds
+     * only the serialized closure.
+     */
+    bundledPackages?: string[];
 }
 
 /**
@@ -38,6 +44,19 @@ export interface AppFunctionArgs<E, R> {
 export const RUNTIME_PROVIDED_PACKAGES: readonly string[] = Object.keys(dependencies).filter((name) =>
     name.startsWith("@aws-sdk/"),
 );
+
+/**
+ * The packages to leave out of an archive that bundles `bundled`: every dependency of this program that
+ * is not bundled (the runtime provides the AWS SDK; the others are for the deployment, not the function).
+ */
+export function excludedPackages(bundled: readonly string[] = []): string[] {
+    for (const name of bundled) {
+        if (!(name in dependencies) || RUNTIME_PROVIDED_PACKAGES.includes(name)) {
+            throw new Error(`${name} cannot be bundled: it is not a dependency of this program, or the runtime provides it`);
+        }
+    }
+    return Object.keys(dependencies).filter((name) => !bundled.includes(name));
+}
 
 /** The runtime every function of this program runs on. */
 export const FUNCTION_RUNTIME = aws.lambda.Runtime.NodeJS22dX;
@@ -113,9 +132,8 @@ export class AppFunction<E, R> extends pulumi.ComponentResource {
                 timeout: args.timeoutSeconds,
                 environment: args.environment ? { variables: args.environment } : undefined,
                 loggingConfig: { logFormat: "JSON", logGroup: this.logGroup.name, applicationLogLevel: "INFO", systemLogLevel: "WARN" },
-                // A fresh array: CallbackFunction appends to the one it is given.
-                // Every other dependency too (the program's own, such as aws4): until a function says it bundles one.
-                codePathOptions: { extraExcludePackages: Object.keys(dependencies) },
+                // A fresh array (CallbackFunction appends to the one it is given) of every dependency not bundled.
+                codePathOptions: { extraExcludePackages: excludedPackages(args.bundledPackages) },
             },
             // The role must be able to write logs before the first invocation.
             { parent: this, dependsOn: [policy] },

@@ -33,11 +33,12 @@ test("an empty stack file gives a destroyable stage with documented defaults", (
         },
         media: { corsOrigins: ["*"], priceClass: "PriceClass_100" },
         search: {
-            engine: "cloudsearch",
+            engine: "opensearch",
             domainName: undefined,
             instanceType: "search.small",
             multiAz: false,
             replicationCount: 1,
+            opensearch: { instanceType: "t3.small.search", instanceCount: 1, availabilityZoneCount: 1, volumeSizeGb: 10, reindexPrincipals: [] },
             batchSize: 100,
             batchWindowSeconds: 1,
             maxRetryAttempts: 10,
@@ -55,6 +56,11 @@ test("both stack files are valid, and differ where a production stage must", () 
     expect(prod.retainStatefulResources).toBe(true);
     expect(prod.logRetentionDays).toBeGreaterThan(dev.logRetentionDays);
     expect(prod.api.throttleRateLimit).toBeGreaterThan(dev.api.throttleRateLimit);
+    // OpenSearch on both (CloudSearch is closed to new accounts): dev one small node, prod over zones.
+    expect([dev.search.engine, prod.search.engine]).toEqual(["opensearch", "opensearch"]);
+    expect(dev.search.opensearch).toMatchObject({ instanceType: "t3.small.search", instanceCount: 1, availabilityZoneCount: 1 });
+    expect(prod.search.opensearch.availabilityZoneCount).toBeGreaterThan(1);
+    expect(prod.search.opensearch.instanceCount % prod.search.opensearch.availabilityZoneCount).toBe(0);
 });
 
 test.each([
@@ -69,9 +75,14 @@ test.each([
     [{ functions: { timeoutSeconds: 30 } }, "mobile-backend:functions.timeoutSeconds must be a whole number from 1 to 29", "got 30"],
     [{ api: { throttle: { ratelimit: 5 } } }, "mobile-backend:api.throttle.ratelimit is not a setting of this program", "got 5"],
     [{ identity: true }, "mobile-backend:identity is not a setting of this program", "got true"],
-    [{ search: { engine: "elastic" } }, "mobile-backend:search.engine must be one of cloudsearch, none", 'got "elastic"'],
-    [{ search: { engine: "none", domainName: "team-notes" } }, "mobile-backend:search.domainName names a domain to use, but search.engine is none", 'got "team-notes"'],
-    [{ search: { domainName: "Team_Notes" } }, "mobile-backend:search.domainName must be a CloudSearch domain name", 'got "Team_Notes"'],
+    [{ search: { engine: "elastic" } }, "mobile-backend:search.engine must be one of opensearch, cloudsearch, none", 'got "elastic"'],
+    [{ search: { engine: "none", domainName: "team-notes" } }, "mobile-backend:search.domainName names an existing CloudSearch domain to use, but search.engine is none", 'got "team-notes"'],
+    [{ search: { domainName: "team-notes" } }, "but search.engine is opensearch", 'got "team-notes"'],
+    [{ search: { opensearch: { instanceType: "t3.small" } } }, "mobile-backend:search.opensearch.instanceType must be an OpenSearch Service instance type", 'got "t3.small"'],
+    [{ search: { opensearch: { instanceCount: 3, availabilityZoneCount: 2 } } }, "search.opensearch.instanceCount must be a multiple of search.opensearch.availabilityZoneCount (2)", "got 3"],
+    [{ search: { opensearch: { reindexPrincipals: ["admin"] } } }, "mobile-backend:search.opensearch.reindexPrincipals must list IAM role or user ARNs", 'got "admin"'],
+    [{ search: { opensearch: { availabilityZoneCount: 4 } } }, "mobile-backend:search.opensearch.availabilityZoneCount must be one of 1, 2, 3", "got 4"],
+    [{ search: { engine: "cloudsearch", domainName: "Team_Notes" } }, "mobile-backend:search.domainName must be a CloudSearch domain name", 'got "Team_Notes"'],
     [{ search: { stream: { maxRecordAgeSeconds: 604800 } } }, "mobile-backend:search.stream.maxRecordAgeSeconds must be a whole number from 60 to 86400", "got 604800"],
     [{ notifications: { retryAttempts: 3 } }, "mobile-backend:notifications.retryAttempts must be a whole number from 0 to 2", "got 3"],
     [{ api: { waf: { enabled: true, ipRateLimit: 5 } } }, "mobile-backend:api.waf.ipRateLimit must be a whole number from 10 to 2000000000", "got 5"],

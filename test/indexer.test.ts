@@ -868,7 +868,7 @@ describe("packing batches", () => {
 // ---------------------------------------------------------------------------------------------
 
 /** Text mixing 1- to 4-byte characters, JSON escapes and surrogate pairs. */
-const MIXED = 'ab"\\\n\u0001é€中文😀👩‍👩‍👧🇯🇵 ';
+const MIXED = 'ab"\\\n\té€中文😀👩‍👩‍👧🇯🇵 ';
 
 function addFields(operation: DocumentOperation): SearchDocumentFields {
     if (operation.type !== "add") throw new Error("expected an add");
@@ -1191,5 +1191,16 @@ describe("failed uploads", () => {
         expect(logsNamed("search upload warnings")).toEqual([
             expect.objectContaining({ batch: 1, adds: 1, deletes: 0, warnings: ["Field truncated"] }),
         ]);
+    });
+});
+
+describe("characters an engine would refuse", () => {
+    test("are replaced by U+FFFD in the headline and text, so that a stored item cannot poison a batch", () => {
+        const bad = "a\u0000b\u0007c\u007fd\u0085e\ufdd0f\ufffeg\ud800h\udc00i\u{1fffe}j";
+        const kept = "tab\tline\ncr\r 😀 é 中文 \u00a0";
+        const [planned] = toOperations([insert(note("dirty", { headline: bad, text: kept + bad }))], settings());
+        const fields = addFields(planned.operation);
+        expect(fields.headline).toBe("a\ufffdb\ufffdc\ufffdd\ufffde\ufffdf\ufffdg\ufffdh\ufffdi\ufffdj");
+        expect(fields.note_text).toBe(kept + fields.headline);
     });
 });

@@ -48,7 +48,11 @@ test.each(["notes-function", "search-indexer", "search-function", "notifications
         const code = program.archives[name].files["__index.js"];
         const commands = new Set([...code.matchAll(/new (?:[\w$]+\.)?([A-Za-z]+Command)\(/g)].map((m) => m[1]));
         for (const command of commands) expect({ command, known: command in ACTIONS }).toEqual({ command, known: true });
-        const called = [...commands].map((c) => ACTIONS[c]).sort();
+        // Requests the OpenSearch client sends: `.request("POST", ...)` → es:ESHttpPost.
+        const methods = [...code.matchAll(/\.request\("(GET|HEAD|POST|PUT|DELETE)"/g)].map(
+            (m) => `es:ESHttp${m[1][0]}${m[1].slice(1).toLowerCase()}`,
+        );
+        const called = [...[...commands].map((c) => ACTIONS[c]), ...methods].sort();
 
         const policy = JSON.parse(program.recorder.one("aws:iam/rolePolicy:RolePolicy", `${name}-policy`).inputs.policy);
         const granted = new Set<string>(policy.Statement.flatMap((s: { Action: string[] }) => s.Action));

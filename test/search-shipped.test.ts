@@ -27,7 +27,8 @@ let tableName: string;
 let mediaBaseUrl: string;
 
 beforeAll(async () => {
-    const program = await loadProgram("dev");
+    // The CloudSearch engine, for accounts that still have it (OpenSearch: opensearch-shipped.test.ts).
+    const program = await loadProgram("dev", { "mobile-backend:search": { engine: "cloudsearch" } });
     const archives = program.archives;
     tableName = archives["notes-function"].environment.NOTES_TABLE;
     mediaBaseUrl = archives["notes-function"].environment.MEDIA_BASE_URL;
@@ -42,7 +43,8 @@ beforeAll(async () => {
     // The program points each function at its domain endpoint; here, at the local one.
     indexer = await startFunction(archives["search-indexer"], { CLOUDSEARCH_ENDPOINT: cloudsearch.endpoint });
     search = await startFunction(archives["search-function"], { CLOUDSEARCH_ENDPOINT: cloudsearch.endpoint });
-});
+    // Loading the program under mocks is slow on a busy machine.
+}, 300_000);
 
 afterAll(async () => {
     await Promise.all([notes?.stop(), indexer?.stop(), search?.stop()]);

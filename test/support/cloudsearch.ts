@@ -50,7 +50,7 @@ import { createHash, randomBytes, randomUUID } from "node:crypto";
 import * as http from "node:http";
 import { listenOnLoopback } from "./net";
 import { SEARCH_INDEX_FIELDS, type SearchIndexField } from "../../functions/search-index";
-import { SigV4Failure, verifySigV4 } from "./sigv4";
+import { SigV4Failure, verifySigV4 } from "../../local/sigv4";
 
 /** One HTTP request the server received, as received. */
 export interface RecordedRequest {

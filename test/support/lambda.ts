@@ -6,6 +6,19 @@ import type { FunctionArchive } from "./mocks";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 
+/**
+ * A folder that exposes only `@aws-sdk/*` (a link to the project's copy; its own dependencies resolve from
+ * the real path), standing in for what the Lambda Node.js runtime provides.
+ */
+function runtimeModules(): string {
+    const dir = path.join(os.tmpdir(), `lambda-runtime-modules-${process.pid}`);
+    if (!fs.existsSync(path.join(dir, "@aws-sdk"))) {
+        fs.mkdirSync(dir, { recursive: true });
+        fs.symlinkSync(path.join(ROOT, "node_modules", "@aws-sdk"), path.join(dir, "@aws-sdk"), "dir");
+    }
+    return dir;
+}
+
 /** A function's shipped code running in a Node process of its own. */
 export interface LocalFunction {
     /** Invokes the handler with an event; resolves with what it returned, rejects with what it threw. */
@@ -18,7 +31,7 @@ export interface LocalFunction {
 /**
  * Unpacks the archive into an empty folder outside the project and loads its `__index.js` in a fresh
  * Node process. The process sees only the archive, the AWS SDK (as the Lambda runtime provides it,
- * through NODE_PATH) and the given environment: the function's own variables plus `env`.
+ * through a NODE_PATH that holds nothing else) and the given environment: the function's own variables plus `env`.
  */
 export async function startFunction(archive: FunctionArchive, env: Record<string, string>): Promise<LocalFunction> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${archive.name}-`));
@@ -31,7 +44,8 @@ export async function startFunction(archive: FunctionArchive, env: Record<string
         stdio: ["ignore", "pipe", "pipe", "ipc"],
         env: {
             PATH: process.env.PATH ?? "",
-            NODE_PATH: path.join(ROOT, "node_modules"),
+            // Only the AWS SDK, as the runtime provides it: anything else must come from the archive.
+            NODE_PATH: runtimeModules(),
             AWS_REGION: "us-east-1",
             AWS_ACCESS_KEY_ID: "local",
             AWS_SECRET_ACCESS_KEY: "local",

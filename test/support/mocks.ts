@@ -154,6 +154,12 @@ function computedOutputs(type: string, name: string, id: string, inputs: Record<
                 documentServiceEndpoint: `doc-${inputs.name}-abc123.${REGION}.cloudsearch.amazonaws.com`,
                 searchServiceEndpoint: `search-${inputs.name}-abc123.${REGION}.cloudsearch.amazonaws.com`,
             };
+        case "aws:opensearch/domain:Domain":
+            return {
+                domainName: inputs.domainName,
+                arn: `arn:aws:es:${REGION}:${ACCOUNT}:domain/${inputs.domainName}`,
+                endpoint: `search-${inputs.domainName}-abc123xyz.${REGION}.es.amazonaws.com`,
+            };
         case "pulumi-nodejs:dynamic:Resource":
             // An existing CloudSearch domain adopted by the program: report it as found with all fields missing.
             return {
@@ -214,26 +220,29 @@ export interface FunctionArchive {
     environment: Record<string, string>;
 }
 
-function folderFiles(folder: string, prefix: string): Record<string, string> {
-    const files: Record<string, string> = {};
-    for (const entry of fs.readdirSync(folder, { withFileTypes: true })) {
-        const full = path.join(folder, entry.name);
-        if (entry.isDirectory()) Object.assign(files, folderFiles(full, `${prefix}/${entry.name}`));
-        else files[`${prefix}/${entry.name}`] = fs.readFileSync(full, "utf8");
-    }
-    return files;
-}
-
 /** The archives of every Lambda function the program registered, by logical name. */
 export async function functionArchives(recorder: Recorder): Promise<Record<string, FunctionArchive>> {
     const archives: Record<string, FunctionArchive> = {};
     for (const fn of recorder.all("aws:lambda/function:Function")) {
+        // The serialized closure is a string asset; bundled packages are file assets (or folders).
         const assets = (await fn.inputs.code.assets) as Record<string, { text?: Promise<string>; path?: Promise<string> }>;
         const files: Record<string, string> = {};
         for (const [file, asset] of Object.entries(assets)) {
-            if (asset.text !== undefined) files[file] = await asset.text;
-            // A bundled package (a FileArchive of its folder): every file in it ships.
-            else if (asset.path !== undefined) Object.assign(files, folderFiles(await asset.path, file));
+            const text = await asset.text;
+            if (text !== undefined) {
+                files[file] = text;
+                continue;
+            }
+            const source = await asset.path;
+            if (source === undefined) throw new Error(`archive entry ${file} of ${fn.name} is neither text nor a file`);
+            const walk = (from: string, as: string): void => {
+                if (fs.statSync(from).isDirectory()) {
+                    for (const entry of fs.readdirSync(from)) walk(path.join(from, entry), `${as}/${entry}`);
+                } else {
+                    files[as] = fs.readFileSync(from, "utf8");
+                }
+            };
+            walk(path.resolve(ROOT, source), file);
         }
         archives[fn.name] = {
             name: fn.name,

@@ -99,7 +99,7 @@
 import { randomUUID } from "node:crypto";
 import * as http from "node:http";
 import { listenOnLoopback } from "./net";
-import { SigV4Failure, verifySigV4 } from "./sigv4";
+import { SigV4Failure, verifySigV4 } from "../../local/sigv4";
 
 export type SnsPlatform = "APNS" | "APNS_SANDBOX" | "GCM";
 
