@@ -9,7 +9,7 @@ import { parse } from "yaml";
 import { mediaUrl } from "../functions/media";
 import { NOTE_BODY_BYTES } from "../functions/notes-schema";
 import { APNS_KEY, FCM_KEY } from "./support/credentials";
-import { StackConfig } from "./support/pulumi-config";
+import { pathSegments, StackConfig } from "./support/pulumi-config";
 
 const ROOT = path.join(__dirname, "..");
 const README = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
@@ -42,7 +42,7 @@ function fail(message: string): never {
 /** Applies one `[cat FILE |] pulumi config set …` line to the stacks it names (default: the selected one). */
 function apply(line: string, stacks: Map<string, StackConfig>, selected: string): void {
     const piped = /^cat (\S+) \| (.*)$/.exec(line);
-    const words = (piped ? piped[2] : line).match(/"\$\(cat [^)]+\)"|"[^"]*"|\S+/g) ?? [];
+    const words = (piped ? piped[2] : line).match(/"\$\(cat [^)]+\)"|"[^"]*"|'[^']*'|\S+/g) ?? [];
     const flags: { path?: boolean; secret?: boolean; type?: "string" } = {};
     let stack = selected;
     const operands: string[] = [];
@@ -55,7 +55,7 @@ function apply(line: string, stacks: Map<string, StackConfig>, selected: string)
         else if (word === "--") continue;
         else {
             const file = /^"\$\(cat ([^)]+)\)"$/.exec(word);
-            operands.push(file ? contentsOf(file[1]) : word.replace(/^"|"$/g, ""));
+            operands.push(file ? contentsOf(file[1]) : word.replace(/^(["'])(.*)\1$/, "$2"));
         }
     }
     if (piped) operands.push(contentsOf(piped[1]));
@@ -70,10 +70,10 @@ function apply(line: string, stacks: Map<string, StackConfig>, selected: string)
 /** The settings the commands of the current block set, to find again among what the loader read. */
 let applied: { stack: string; key: string }[] = [];
 
-/** The value stored at a full key (`ns:a.b.c`) of a stack's config. */
+/** The value stored at a full key (`ns:a.b.c`, without list indexes) of a stack's config. */
 function storedAt(config: StackConfig, key: string): unknown {
-    const [top, ...rest] = key.split(".");
-    return rest.reduce<unknown>((node, part) => (node as Record<string, unknown> | undefined)?.[part], config.values[top]);
+    const [top, ...rest] = pathSegments(key);
+    return rest.reduce<unknown>((node, part) => (node as Record<string | number, unknown> | undefined)?.[part], config.values[top]);
 }
 
 const configBlocks = shellBlocks(README).filter((block) => block.some((line) => line.includes("pulumi config set")));
@@ -98,8 +98,10 @@ test.each(configBlocks.map((block) => [block.filter((l) => l.includes("pulumi co
             config.load(stage, read);
             // The loader read each setting a command stored, and found exactly the value the command stored.
             for (const { key } of applied.filter((a) => a.stack === stage)) {
-                const setting = key.slice("mobile-backend:".length);
-                expect([setting, read.get(setting)]).toEqual([setting, storedAt(config, key)]);
+                // A list item (`a.b[0]`) is read with its list.
+                const listKey = key.replace(/\[\d+\]$/, "");
+                const setting = listKey.slice("mobile-backend:".length);
+                expect([setting, read.get(setting)]).toEqual([setting, storedAt(config, listKey)]);
             }
         }
     },

@@ -37,19 +37,17 @@ export class StackConfig {
             }
             return this;
         }
-        const colon = key.indexOf(":");
-        const [first, ...rest] = key.slice(colon + 1).split(".");
-        const top = key.slice(0, colon + 1) + first;
+        const [top, ...rest] = pathSegments(key);
         const typed: unknown = flags.type === "string" ? value : pathValue(value);
         if (rest.length === 0) {
             this.values[top] = typed;
         } else {
             const existing = this.values[top];
-            let node = (existing !== null && typeof existing === "object" ? existing : (this.values[top] = {})) as Record<string, unknown>;
-            for (const part of rest.slice(0, -1)) {
+            let node = (existing !== null && typeof existing === "object" ? existing : (this.values[top] = typeof rest[0] === "number" ? [] : {})) as Record<string | number, unknown>;
+            rest.slice(0, -1).forEach((part, i) => {
                 const next = node[part];
-                node = (next !== null && typeof next === "object" ? next : (node[part] = {})) as Record<string, unknown>;
-            }
+                node = (next !== null && typeof next === "object" ? next : (node[part] = typeof rest[i + 1] === "number" ? [] : {})) as Record<string | number, unknown>;
+            });
             node[rest[rest.length - 1]] = typed;
         }
         // A top-level key is reported secret when any value inside it is.
@@ -84,11 +82,9 @@ export class StackConfig {
                 config[key] = { secure: "v1:ciphertext" }; // a top-level (possibly flat) key
                 continue;
             }
-            const colon = key.indexOf(":");
-            const [first, ...rest] = key.slice(colon + 1).split(".");
-            const top = key.slice(0, colon + 1) + first;
-            let node = config[top] as Record<string, unknown>;
-            for (const part of rest.slice(0, -1)) node = node[part] as Record<string, unknown>;
+            const [top, ...rest] = pathSegments(key);
+            let node = config[top] as Record<string | number, unknown>;
+            for (const part of rest.slice(0, -1)) node = node[part] as Record<string | number, unknown>;
             node[rest[rest.length - 1]] = { secure: "v1:ciphertext" };
         }
         return stringify({ config });
@@ -120,4 +116,14 @@ function pathValue(value: string): unknown {
     if (value === "false") return false;
     const integer = /^-?\d+$/.test(value) && !/^-?0\d/.test(value) && BigInt(value) >= -(2n ** 63n) && BigInt(value) < 2n ** 63n;
     return integer ? Number(value) : value;
+}
+
+/**
+ * The parts of a `--path` key: `ns:a.b[0]` → `["ns:a", "b", 0]` (the namespace stays with the first name).
+ */
+export function pathSegments(key: string): [string, ...(string | number)[]] {
+    const colon = key.indexOf(":");
+    const parts = [...key.slice(colon + 1).matchAll(/([^.[\]]+)|\[(\d+)\]/g)].map((m) => (m[2] !== undefined ? Number(m[2]) : m[1]));
+    const [first, ...rest] = parts;
+    return [key.slice(0, colon + 1) + String(first), ...rest];
 }
