@@ -43,6 +43,8 @@ describe("every stage", () => {
         expect(tiers.map((t) => t.type).sort()).toEqual([
             "mobile-backend:index:Api",
             "mobile-backend:index:Data",
+            // The web ACL is on in prod only.
+            ...(stage === "prod" ? ["mobile-backend:index:Firewall"] : []),
             "mobile-backend:index:Identity",
             "mobile-backend:index:Media",
             "mobile-backend:index:NotesService",

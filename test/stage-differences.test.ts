@@ -37,17 +37,30 @@ const REAPPLIED_ON_CREATE = [
     "aws:s3/bucketPolicy:BucketPolicy",
 ];
 
-test("prod keeps the identity pool and app client with the user pool, tables and bucket; dev keeps nothing", () => {
+/** The account-wide API Gateway logging setting and its role: kept by every stage, so no destroy resets it. */
+const ACCOUNT_LEVEL = [
+    ["aws:apigateway/account:Account", "api-account"],
+    ["aws:iam/role:Role", "api-cloudwatch"],
+    ["aws:iam/rolePolicyAttachment:RolePolicyAttachment", "api-cloudwatch"],
+];
+
+const names = (resources: { type: string; name: string }[]) => resources.map((r) => [r.type, r.name]);
+
+test("prod keeps the identity pool and app client with the user pool, tables and bucket; dev keeps only the account setting", () => {
     for (const [type, name] of KEPT) {
         expect(prod.recorder.one(type, name).retainOnDelete).toBe(true);
         expect(dev.recorder.one(type, name).retainOnDelete).toBe(false);
     }
     const keptByProd = prod.recorder.resources.filter((r) => r.retainOnDelete);
-    for (const resource of keptByProd) {
-        const isKept = KEPT.some(([type, name]) => type === resource.type && name === resource.name);
-        expect(isKept || REAPPLIED_ON_CREATE.includes(resource.type)).toBe(true);
-    }
-    expect(dev.recorder.resources.filter((r) => r.retainOnDelete)).toEqual([]);
+    const unexpected = keptByProd.filter(
+        (r) =>
+            !KEPT.some(([type, name]) => type === r.type && name === r.name) &&
+            !ACCOUNT_LEVEL.some(([type, name]) => type === r.type && name === r.name) &&
+            !REAPPLIED_ON_CREATE.includes(r.type),
+    );
+    expect(names(unexpected)).toEqual([]);
+    expect(names(dev.recorder.resources.filter((r) => r.retainOnDelete))).toEqual(expect.arrayContaining(ACCOUNT_LEVEL));
+    expect(dev.recorder.resources.filter((r) => r.retainOnDelete)).toHaveLength(ACCOUNT_LEVEL.length);
 });
 
 describe("adoptAfterDestroy", () => {
