@@ -41,7 +41,7 @@ export async function handleBlocksRequest(
             case "PUT /blocks/{identityId}":
             case "DELETE /blocks/{identityId}": {
                 const senderId = pathIdentityId(event);
-                await enforceWriteLimit(db, settings.limits, caller, settings.now?.());
+                await enforceWriteLimit(db, settings.limits, caller, settings.now);
                 if (event.httpMethod === "PUT") {
                     if (senderId === caller) throw new ApiError("BadRequest", "identityId must not be your own identity id.");
                     await block(db, settings, caller, senderId);

@@ -63,7 +63,7 @@ export async function handleDevicesRequest(
     try {
         const caller = callerIdentity(event);
         const devices = new DeviceRegistry(clients, settings, caller);
-        const countWrite = () => enforceWriteLimit(clients.db, settings.limits, caller, settings.now?.());
+        const countWrite = () => enforceWriteLimit(clients.db, settings.limits, caller, settings.now);
         switch (`${event.httpMethod} ${event.resource}`) {
             case "POST /devices": {
                 const body = parseJsonBody(event, NOTIFICATION_LIMITS.bodyBytes);

@@ -78,7 +78,7 @@ export async function handleNotesRequest(
     try {
         const caller = callerIdentity(event);
         const notes = new NotesStore(db, settings, caller);
-        if (event.httpMethod !== "GET") await enforceWriteLimit(db, settings.limits, caller, settings.now?.());
+        if (event.httpMethod !== "GET") await enforceWriteLimit(db, settings.limits, caller, settings.now);
         switch (`${event.httpMethod} ${event.resource}`) {
             case "POST /notes":
                 return await notes.create(parseJsonBody(event, NOTE_LIMITS.bodyBytes));

@@ -97,11 +97,11 @@ export async function enforceWriteLimit(
     db: DynamoDBDocumentClient,
     settings: LimitSettings | undefined,
     identityId: string,
-    now?: Date,
+    clock: () => Date = () => new Date(),
 ): Promise<void> {
     if (settings === undefined) return;
     const rule = writeRule(settings);
-    const decision = await consume(db, settings.tableName, identityId, rule, now);
+    const decision = await consume(db, settings.tableName, identityId, rule, clock());
     if (!decision.allowed) {
         throw new ApiError(
             "TooManyRequests",

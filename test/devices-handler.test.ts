@@ -305,6 +305,7 @@ class Caller {
             ios: { arn: IOS_APP, sandbox: true },
             android: { arn: ANDROID_APP },
         },
+        private readonly extra: Partial<DevicesSettings> = {},
     ) {}
 
     send(call: Omit<ApiCall, "identityId">): Promise<APIGatewayProxyResult> {
@@ -313,6 +314,7 @@ class Caller {
             topicArn: `arn:aws:sns:us-east-1:${ACCOUNT}:mobile-backend-dev-notifications`,
             applications: this.applications,
             now: () => new Date(T0 + this.ticks++ * 60_000),
+            ...this.extra,
         };
         return handleDevicesRequest(apiEvent({ ...call, identityId: this.identity }), { db, sns }, settings);
     }
@@ -670,7 +672,7 @@ describe("GET /devices", () => {
     });
 
     it("lists all of a caller's many devices", async () => {
-        const dave = new Caller(newUser(), table.name);
+        const dave = new Caller(newUser(), table.name, undefined, { maxDevicesPerIdentity: 30 });
         const ids: string[] = [];
         for (let i = 0; i < 30; i++) {
             ids.push(expectRegistered(await dave.register({ platform: "android", token: androidToken() }), "android"));
