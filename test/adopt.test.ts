@@ -21,6 +21,7 @@ const KEPT = [
     ["aws:cognito/identityPool:IdentityPool", "identity-identities", "identity"],
     ["aws:dynamodb/table:Table", "data-notes", "data"],
     ["aws:dynamodb/table:Table", "notifications-devices", "notifications"],
+    ["aws:dynamodb/table:Table", "notifications-blocks", "notifications"],
     ["aws:s3/bucket:Bucket", "media-uploads", "media"],
 ];
 
