@@ -417,7 +417,7 @@ function contentProblem(body: SendNotificationBody): string | undefined {
     let bytes = 0;
     for (const [key, value] of Object.entries(body.data)) {
         if (!keyPattern.test(key)) {
-            // The key itself is user input: named only when it is a short, plain one.
+            // Never quoted: the key is user input of any size and content; its length says enough.
             return `data keys must be 1–${NOTIFICATION_LIMITS.dataKeyLength} characters of A–Z a–z 0–9 _ . : -, got a key of ${key.length} characters.`;
         }
         const valueProblem = fieldTextProblem(`data.${key}`, value);
