@@ -12,7 +12,7 @@ let prod: LoadedProgram;
 
 beforeAll(async () => {
     [dev, prod] = [await loadProgram("dev"), await loadProgram("prod")];
-});
+}, 300_000);
 
 /** What users' data and identities depend on: their ids are in apps and in every item and object key. */
 const KEPT = [

@@ -27,7 +27,8 @@ beforeAll(async () => {
     prod = await loadProgram("prod");
     disabled = await loadProgram("dev", { "mobile-backend:search": { engine: "none" } });
     adopted = await loadProgram("dev", { "mobile-backend:search": { engine: "cloudsearch", domainName: "team-notes" } });
-});
+    // Four programs: more than the default minute on a machine shared by several test runs.
+}, 600_000);
 
 const policy = (r: RecordedResource, key = "policy") => JSON.parse(r.inputs[key]).Statement;
 const searchRoute = (p: LoadedProgram) =>
