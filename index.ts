@@ -26,9 +26,12 @@ const media = new Media("media", {
     retain,
 });
 const data = new Data("data", { retain });
+// Fair use per identity, counted in the limits table; the usage plan stays the app-wide ceiling.
+const limits = { table: data.limitsTable, ...config.limits };
 const notes = new NotesService("notes", {
     table: data.notesTable,
     mediaBaseUrl: media.baseUrl,
+    limits,
     ...functionSettings,
 });
 const search = new Search("search", {
@@ -57,6 +60,8 @@ const notifications = new Notifications("notifications", {
     fcm: config.notifications.fcm && { serviceAccountJson: pulumi.secret(config.notifications.fcm.serviceAccountJson) },
     retryAttempts: config.notifications.retryAttempts,
     maxEventAgeSeconds: config.notifications.maxEventAgeSeconds,
+    maxDevicesPerIdentity: config.notifications.maxDevicesPerIdentity,
+    limits,
     retain,
     ...functionSettings,
 });

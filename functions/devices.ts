@@ -15,6 +15,7 @@ import {
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { ApiError, callerIdentity, errorResponse, ok, parseJsonBody } from "./http";
 import {
+    DEFAULT_MAX_DEVICES_PER_IDENTITY,
     DEVICES_BY_ENDPOINT,
     NOTIFICATION_LIMITS,
     PLATFORM_CONFIG_HINT,
@@ -24,10 +25,14 @@ import {
     type PushPlatform,
     type PushSettings,
 } from "./notification-schema";
+import { enforceWriteLimit, type LimitSettings } from "./rate-limit";
 import { firstSchemaViolation } from "./schema";
+import { fieldTextProblem } from "./text";
 
 /** What the devices function needs besides its clients. */
 export type DevicesSettings = PushSettings & {
+    /** Fair-use limits; registrations and deletions count against `writesPerMinute`. Default: none. */
+    limits?: LimitSettings;
     /** Clock; tests replace it. */
     now?: () => Date;
 };
@@ -56,14 +61,22 @@ export async function handleDevicesRequest(
     settings: DevicesSettings,
 ): Promise<APIGatewayProxyResult> {
     try {
-        const devices = new DeviceRegistry(clients, settings, callerIdentity(event));
+        const caller = callerIdentity(event);
+        const devices = new DeviceRegistry(clients, settings, caller);
+        const countWrite = () => enforceWriteLimit(clients.db, settings.limits, caller, settings.now);
         switch (`${event.httpMethod} ${event.resource}`) {
-            case "POST /devices":
-                return await devices.register(parseJsonBody(event, NOTIFICATION_LIMITS.bodyBytes));
+            case "POST /devices": {
+                const body = parseJsonBody(event, NOTIFICATION_LIMITS.bodyBytes);
+                await countWrite();
+                return await devices.register(body);
+            }
             case "GET /devices":
                 return await devices.list();
-            case "DELETE /devices/{deviceId}":
-                return await devices.remove(pathDeviceId(event));
+            case "DELETE /devices/{deviceId}": {
+                const deviceId = pathDeviceId(event);
+                await countWrite();
+                return await devices.remove(deviceId);
+            }
             default:
                 throw new ApiError("MethodNotAllowed", `${event.httpMethod} ${event.path} is not a devices operation.`);
         }
@@ -85,7 +98,8 @@ class DeviceRegistry {
     }
 
     async register(body: Record<string, unknown>): Promise<APIGatewayProxyResult> {
-        const problem = firstSchemaViolation(registerDeviceSchema, body);
+        const problem =
+            firstSchemaViolation(registerDeviceSchema, body) ?? fieldTextProblem("token", (body as { token: string }).token);
         if (problem !== undefined) throw new ApiError("BadRequest", problem);
         const { platform, token } = body as { platform: PushPlatform; token: string };
         const applicationArn = this.settings.applications[platform]?.arn;
@@ -120,7 +134,43 @@ class DeviceRegistry {
                 },
             }),
         );
+        await this.keepWithinCap(deviceId);
         return ok(201, { deviceId, platform });
+    }
+
+    /**
+     * At most `maxDevicesPerIdentity` devices: while the caller has more, the least recently registered
+     * (oldest `updatedAt`, which every registration of a token refreshes) is removed, endpoint first, like
+     * `DELETE /devices/{deviceId}`. Never the device just registered.
+     */
+    private async keepWithinCap(registered: string): Promise<void> {
+        const max = this.settings.maxDevicesPerIdentity ?? DEFAULT_MAX_DEVICES_PER_IDENTITY;
+        const items = await this.items();
+        if (items.length <= max) return;
+        const oldestFirst = items
+            .filter((item) => item.deviceId !== registered)
+            .sort((a, b) => String(a.updatedAt).localeCompare(String(b.updatedAt)) || a.deviceId.localeCompare(b.deviceId));
+        for (const item of oldestFirst.slice(0, items.length - max)) await this.removeItem(item);
+    }
+
+    /** Every device record of the caller (all pages, strongly consistent). */
+    private async items(): Promise<DeviceItem[]> {
+        const items: DeviceItem[] = [];
+        let startKey: Record<string, unknown> | undefined;
+        do {
+            const page = await this.clients.db.send(
+                new QueryCommand({
+                    TableName: this.settings.devicesTable,
+                    KeyConditionExpression: "ownerId = :owner",
+                    ExpressionAttributeValues: { ":owner": this.ownerId },
+                    ConsistentRead: true,
+                    ExclusiveStartKey: startKey,
+                }),
+            );
+            items.push(...((page.Items ?? []) as DeviceItem[]));
+            startKey = page.LastEvaluatedKey;
+        } while (startKey !== undefined);
+        return items;
     }
 
     async list(): Promise<APIGatewayProxyResult> {
@@ -157,14 +207,18 @@ class DeviceRegistry {
             new GetCommand({ TableName: this.settings.devicesTable, Key: key, ConsistentRead: true }),
         );
         const item = Item as DeviceItem | undefined;
-        if (item !== undefined) {
-            // The endpoint first: if that fails the record stays, and a retry finds the endpoint again.
-            if (typeof item.endpointArn === "string" && item.endpointArn !== "") {
-                await this.clients.sns.send(new DeleteEndpointCommand({ EndpointArn: item.endpointArn }));
-            }
-            await this.clients.db.send(new DeleteCommand({ TableName: this.settings.devicesTable, Key: key }));
-        }
+        if (item !== undefined) await this.removeItem(item);
         return ok(200, { deviceId });
+    }
+
+    /** Deletes a device of the caller: the endpoint first, so that if that fails the record stays and a retry finds it. */
+    private async removeItem(item: DeviceItem): Promise<void> {
+        if (typeof item.endpointArn === "string" && item.endpointArn !== "") {
+            await this.clients.sns.send(new DeleteEndpointCommand({ EndpointArn: item.endpointArn }));
+        }
+        await this.clients.db.send(
+            new DeleteCommand({ TableName: this.settings.devicesTable, Key: { ownerId: this.ownerId, deviceId: item.deviceId } }),
+        );
     }
 
     /**

@@ -8,6 +8,7 @@ export type ErrorCode =
     | "MethodNotAllowed"
     | "Conflict"
     | "PayloadTooLarge"
+    | "TooManyRequests"
     | "NotImplemented"
     | "InternalError";
 
@@ -18,15 +19,20 @@ const STATUS: Record<ErrorCode, number> = {
     MethodNotAllowed: 405,
     Conflict: 409,
     PayloadTooLarge: 413,
+    TooManyRequests: 429,
     NotImplemented: 501,
     InternalError: 500,
 };
 
-/** An error that becomes a JSON error response with its own status code. */
+/**
+ * An error that becomes a JSON error response with its own status code. `retryAfterSeconds` (for
+ * `TooManyRequests`) becomes the `Retry-After` header and `error.retryAfterSeconds` in the body.
+ */
 export class ApiError extends Error {
     constructor(
         readonly code: ErrorCode,
         message: string,
+        readonly retryAfterSeconds?: number,
     ) {
         super(message);
         // Set again: in a serialized Lambda closure this class becomes a function whose `super(...)`
@@ -43,6 +49,16 @@ export function ok(statusCode: number, body: Record<string, unknown>): APIGatewa
 /** The JSON response for an error: a known {@link ApiError}, or a 500 that reveals nothing. */
 export function errorResponse(err: unknown): APIGatewayProxyResult {
     if (err instanceof ApiError) {
+        const retryAfter = err.retryAfterSeconds;
+        if (retryAfter !== undefined) {
+            // Retry-After: a non-negative number of seconds (RFC 9110, section 10.2.3).
+            const seconds = Math.max(1, Math.ceil(retryAfter));
+            const response = json(STATUS[err.code], {
+                success: false,
+                error: { code: err.code, message: err.message, retryAfterSeconds: seconds },
+            });
+            return { ...response, headers: { ...response.headers, "retry-after": String(seconds) } };
+        }
         return json(STATUS[err.code], { success: false, error: { code: err.code, message: err.message } });
     }
     // Logged for the operator; the caller only learns that it was not their fault.

@@ -20,6 +20,7 @@ import {
 } from "./http";
 import { mediaUrl } from "./media";
 import { NOTE_BODY_BYTES, createNoteSchema, noteIdSchema, updateNoteSchema } from "./notes-schema";
+import { enforceWriteLimit, type LimitSettings } from "./rate-limit";
 import { firstSchemaViolation, type JsonSchema } from "./schema";
 
 /** What the notes function needs besides its DynamoDB client. */
@@ -31,6 +32,8 @@ export interface NotesSettings {
     /** Clock and id source; tests replace them. */
     now?: () => Date;
     newId?: () => string;
+    /** Fair-use limits: `POST`, `PUT` and `DELETE` count against `writesPerMinute` (429 when used up). Default: none. */
+    limits?: LimitSettings;
 }
 
 /** The table's local secondary index that orders a user's notes by creation time. */
@@ -73,7 +76,9 @@ export async function handleNotesRequest(
     settings: NotesSettings,
 ): Promise<APIGatewayProxyResult> {
     try {
-        const notes = new NotesStore(db, settings, callerIdentity(event));
+        const caller = callerIdentity(event);
+        const notes = new NotesStore(db, settings, caller);
+        if (event.httpMethod !== "GET") await enforceWriteLimit(db, settings.limits, caller, settings.now);
         switch (`${event.httpMethod} ${event.resource}`) {
             case "POST /notes":
                 return await notes.create(parseJsonBody(event, NOTE_BODY_BYTES));

@@ -11,12 +11,28 @@ export const NOTIFICATION_LIMITS = {
     messageLength: 2000,
     dataFields: 20,
     dataValueLength: 1000,
+    /** Data keys: 1–64 of `A–Z a–z 0–9 _ . : -` ({@link DATA_KEY_PATTERN}). Checked by the function only (see below). */
+    dataKeyLength: 64,
+    /**
+     * The UTF-8 bytes of all data keys and values together. Draft 4 cannot express a total size, so only the
+     * function checks it. 3 KiB leaves room for a title and body within a 4 KB push payload.
+     */
+    dataBytes: 3072,
     /** Bodies larger than this are refused with 413 before they are parsed. */
     bodyBytes: 64 * 1024,
     /** APNs refuses payloads over 4 KB; FCM's notification + data must stay under 4 KB too. */
     apnsPayloadBytes: 4096,
     fcmPayloadBytes: 4096,
 } as const;
+
+/**
+ * What a data key may look like. API Gateway's draft-4 models could say it with `patternProperties`, which
+ * the shared validator (`functions/schema.ts`) does not read yet: the sender function checks it.
+ */
+export const DATA_KEY_PATTERN = `^[A-Za-z0-9_.:-]{1,${NOTIFICATION_LIMITS.dataKeyLength}}$`;
+
+/** Devices one identity may register when the stage does not say (`notifications.maxDevicesPerIdentity`). */
+export const DEFAULT_MAX_DEVICES_PER_IDENTITY = 10;
 
 /** A Cognito identity id: `<region>:<uuid>`. */
 export const IDENTITY_ID_PATTERN = "^[a-z]{2}(-[a-z]+)+-[0-9]:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
@@ -67,6 +83,13 @@ export const sendNotificationSchema: JsonSchema = {
     additionalProperties: false,
 };
 
+/** The path parameter of `PUT` and `DELETE /blocks/{identityId}`: the sender to block. */
+export const blockedIdentitySchema: JsonSchema = {
+    type: "string",
+    pattern: IDENTITY_ID_PATTERN,
+    description: "must be the Cognito identity id (<region>:<uuid>) of the sender to block",
+};
+
 /** The path parameter of `DELETE /devices/{deviceId}`. */
 export const deviceIdSchema: JsonSchema = {
     type: "string",
@@ -103,6 +126,10 @@ export interface NotificationRequestEvent {
 /** Where pushes go on this stage. */
 export interface PushSettings {
     devicesTable: string;
+    /** The blocks table (partition `recipientId`, sort `senderId`). Default: none, nobody is blocked. */
+    blocksTable?: string;
+    /** Devices one identity may register. Default {@link DEFAULT_MAX_DEVICES_PER_IDENTITY}. */
+    maxDevicesPerIdentity?: number;
     /** The stage-wide topic every notification is published to, with a `recipientId` attribute. */
     topicArn: string;
     /** Platform applications that exist on this stage (each only when its credentials are configured). */
@@ -116,6 +143,8 @@ export interface PushSettings {
 export function pushSettingsFromEnvironment(env: Record<string, string | undefined>): PushSettings {
     return {
         devicesTable: env.DEVICES_TABLE ?? "",
+        ...(env.BLOCKS_TABLE ? { blocksTable: env.BLOCKS_TABLE } : {}),
+        ...(env.MAX_DEVICES_PER_IDENTITY ? { maxDevicesPerIdentity: Number(env.MAX_DEVICES_PER_IDENTITY) } : {}),
         topicArn: env.NOTIFICATIONS_TOPIC_ARN ?? "",
         applications: {
             ...(env.APNS_APPLICATION_ARN ? { ios: { arn: env.APNS_APPLICATION_ARN, sandbox: env.APNS_SANDBOX === "true" } } : {}),

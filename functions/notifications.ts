@@ -1,6 +1,9 @@
 import { DeleteEndpointCommand, PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
-import { DeleteCommand, QueryCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { isBlocked } from "./blocks";
 import {
+    DATA_KEY_PATTERN,
+    DEFAULT_MAX_DEVICES_PER_IDENTITY,
     IDENTITY_ID_PATTERN,
     NOTIFICATION_LIMITS,
     PUSH_PLATFORMS,
@@ -10,7 +13,9 @@ import {
     type PushPlatform,
     type PushSettings,
 } from "./notification-schema";
+import { LIMITS_KEY, LIMITS_TTL_ATTRIBUTE, consume, receivedRule, sentRule, type LimitSettings } from "./rate-limit";
 import { firstSchemaViolation } from "./schema";
+import { fieldTextProblem } from "./text";
 
 /** Structured logger; never given message, title or data text. Default: one JSON line per message. */
 export type NotificationLog = (message: string, details: Record<string, unknown>) => void;
@@ -26,7 +31,12 @@ export interface PushResult {
     removedDevices: string[];
     /** The message id of the stage-wide topic publish. */
     topicMessageId?: string;
+    /** Why nothing was sent, when the notification was dropped. */
+    dropped?: DropReason;
 }
+
+/** Why a valid notification was dropped (the sender got 202 all the same). */
+export type DropReason = "blocked" | "sender over limit" | "recipient over limit";
 
 /** A notification as the platform payloads are built from it. `from` is the sender's identity id. */
 export interface NotificationContent {
@@ -49,27 +59,47 @@ export const FCM_RESERVED_DATA_KEY = /^(from|message_type)$|^(google|gcm)/i;
 /** Appended to a truncated title or body. */
 export const ELLIPSIS = "…";
 
+/** What the notification function needs besides its clients. */
+export type NotificationSettings = PushSettings & {
+    log?: NotificationLog;
+    /**
+     * Fair-use limits and the limits table, which also keeps the delivery records that make a retry skip
+     * what an earlier attempt delivered. Default: none (no limits, and a retry delivers again).
+     */
+    limits?: LimitSettings;
+    /** Clock; tests replace it. */
+    now?: () => Date;
+};
+
 /**
  * The logic of the asynchronous notification function. API Gateway invokes it with invocation type `Event`
  * and has already answered 202, so nothing returned here reaches the caller:
  *
- * - A malformed event (it is validated again, with the same schema as API Gateway) is logged as an error and
- *   answered with `undefined`: retrying it could never succeed, and the log line is the record.
- * - Every device of the recipient whose platform has an application on this stage gets a push, and the
- *   stage-wide topic gets one message with `recipientId` and `from` attributes (for email, SQS or HTTPS
- *   subscribers filtering per user; with no platform applications that is the whole delivery).
+ * - A malformed event (it is validated again, with the same schema as API Gateway, then the text rules of
+ *   `functions/text.ts` and the data limits the schema cannot express) is logged as an error and answered
+ *   with `undefined`: retrying it could never succeed, and the log line is the record.
+ * - A notification from a sender the recipient blocked, or over the sender's hourly sending limit or the
+ *   recipient's hourly receiving limit, is dropped and logged (ids and counts only): the sender got its 202
+ *   and cannot tell.
+ * - Every device of the recipient (the most recently registered {@link PushSettings.maxDevicesPerIdentity})
+ *   whose platform has an application on this stage gets a push, and the stage-wide topic gets one message
+ *   with `recipientId` and `from` attributes. Each message's size is checked before it is published.
  * - An endpoint SNS reports disabled or gone is deleted, with its device record.
- * - Any other failure (throttling, 5xx, network) does not stop the other deliveries, but the function throws
- *   at the end, so that Lambda's asynchronous retries and then its on-failure destination keep the event.
- *   Delivery is therefore AT LEAST ONCE: a retry publishes again to every endpoint and to the topic,
- *   including those that already got the notification on the failed attempt.
+ * - A push or topic message SNS refuses for good (InvalidParameter, e.g. "Message too long") is logged and
+ *   not retried: a retry could only deliver the other copies twice.
+ * - Any other failure (throttling, 5xx, network) does not stop the other deliveries, but the function
+ *   records what was delivered (the delivery record, keyed by the request id, with a TTL) and throws at the
+ *   end, so that Lambda's asynchronous retries and then its on-failure destination keep the event. A retry
+ *   publishes only to the endpoints and topic that have not got it yet, and does not count against the
+ *   limits again.
  */
 export async function sendNotification(
     event: NotificationRequestEvent,
     clients: { db: DynamoDBDocumentClient; sns: SNSClient },
-    settings: PushSettings & { log?: NotificationLog },
+    settings: NotificationSettings,
 ): Promise<PushResult | undefined> {
     const log = settings.log ?? defaultLog;
+    const now = settings.now ?? (() => new Date());
     const requestId = describeRequestId(event);
     const problem = invalidEventProblem(event);
     if (problem !== undefined) {
@@ -84,82 +114,124 @@ export async function sendNotification(
         ...(body.data === undefined ? {} : { data: body.data }),
         from: event.senderId,
     };
+    const record = new DeliveryRecord(clients.db, settings.limits?.tableName, requestId, now);
 
-    // Read every device first: if that fails nothing has been delivered yet, and the retry starts clean.
+    // Admission and the devices first: if any of it fails nothing has been delivered yet, and the retry starts clean.
     let devices: DeviceItem[];
+    let earlier: Set<string>;
     try {
+        const previous = await record.read();
+        const dropped = await admission(clients.db, settings, event.senderId, recipientId, previous === undefined, now());
+        if (dropped !== undefined) {
+            log("notification dropped", { level: "warn", requestId, reason: dropped, senderId: event.senderId, recipientId });
+            return { recipientId, endpoints: 0, delivered: 0, removedDevices: [], dropped };
+        }
+        if (previous === undefined) await record.open();
+        earlier = previous ?? new Set();
         devices = await recipientDevices(clients.db, settings.devicesTable, recipientId);
     } catch (err) {
-        log("could not read the recipient's devices", { level: "error", requestId, error: describeError(err) });
+        log("could not read the recipient's blocks, limits or devices", { level: "error", requestId, error: describeError(err) });
         throw err;
     }
+    const maxDevices = settings.maxDevicesPerIdentity ?? DEFAULT_MAX_DEVICES_PER_IDENTITY;
+    const ignoredDevices = Math.max(0, devices.length - maxDevices);
+    // Over the cap (records from before it): only the most recently registered devices get the push.
+    const current = [...devices].sort((a, b) => String(b.updatedAt).localeCompare(String(a.updatedAt))).slice(0, maxDevices);
 
     const messages = new PlatformMessages(content, settings.applications, (message, details) =>
         log(message, { requestId, ...details }),
     );
     const targets: { device: DeviceItem; message: string }[] = [];
     let skipped = 0;
-    for (const device of devices) {
+    let alreadyDelivered = 0;
+    for (const device of current) {
         const message = isDeliverable(device) ? messages.forPlatform(device.platform) : undefined;
         if (message === undefined) skipped += 1;
+        else if (earlier.has(device.endpointArn)) alreadyDelivered += 1;
         else targets.push({ device, message });
     }
 
     let delivered = 0;
     let failed = 0;
+    let refused = 0;
+    const deliveredTo: string[] = [];
     const removedDevices: string[] = [];
     await forEachConcurrently(targets, ENDPOINT_CONCURRENCY, async ({ device, message }) => {
+        const details = { requestId, deviceId: device.deviceId, platform: device.platform };
         try {
             await clients.sns.send(
                 new PublishCommand({ TargetArn: device.endpointArn, MessageStructure: "json", Message: message }),
             );
             delivered += 1;
+            deliveredTo.push(device.endpointArn);
         } catch (err) {
-            const details = { requestId, deviceId: device.deviceId, platform: device.platform, error: describeError(err) };
             if (isGoneEndpoint(err)) {
-                log("push endpoint disabled or gone; removing the device", { level: "warn", ...details });
+                log("push endpoint disabled or gone; removing the device", { level: "warn", ...details, error: describeError(err) });
                 if (await removeDevice(clients, settings.devicesTable, device, requestId, log)) {
                     removedDevices.push(device.deviceId);
                 }
+            } else if (isPermanentPublishError(err)) {
+                refused += 1;
+                log("push refused by SNS for good; not retried", { level: "error", ...details, error: describeError(err) });
             } else {
                 failed += 1;
-                log("push to endpoint failed", { level: "error", ...details });
+                log("push to endpoint failed", { level: "error", ...details, error: describeError(err) });
             }
         }
     });
 
     let topicMessageId: string | undefined;
-    try {
-        const published = await clients.sns.send(
-            new PublishCommand({
-                TopicArn: settings.topicArn,
-                MessageStructure: "json",
-                Message: topicMessage(recipientId, content),
-                MessageAttributes: {
-                    recipientId: { DataType: "String", StringValue: recipientId },
-                    from: { DataType: "String", StringValue: content.from },
-                },
-            }),
-        );
-        topicMessageId = published?.MessageId;
-    } catch (err) {
-        failed += 1;
-        log("publish to the notifications topic failed", { level: "error", requestId, error: describeError(err) });
+    if (!earlier.has(TOPIC_TARGET)) {
+        const attributes = {
+            recipientId: { DataType: "String", StringValue: recipientId },
+            from: { DataType: "String", StringValue: content.from },
+        };
+        const message = topicMessage(recipientId, content);
+        const size = publishSize(message, attributes);
+        if (size > SNS_MAX_MESSAGE_BYTES) {
+            refused += 1;
+            log("topic message over SNS's size limit; not published", { level: "error", requestId, bytes: size, limitBytes: SNS_MAX_MESSAGE_BYTES });
+        } else {
+            try {
+                const published = await clients.sns.send(
+                    new PublishCommand({ TopicArn: settings.topicArn, MessageStructure: "json", Message: message, MessageAttributes: attributes }),
+                );
+                topicMessageId = published?.MessageId;
+                deliveredTo.push(TOPIC_TARGET);
+            } catch (err) {
+                if (isPermanentPublishError(err)) {
+                    refused += 1;
+                    log("topic message refused by SNS for good; not retried", { level: "error", requestId, error: describeError(err) });
+                } else {
+                    failed += 1;
+                    log("publish to the notifications topic failed", { level: "error", requestId, error: describeError(err) });
+                }
+            }
+        }
     }
 
     const summary = {
         requestId,
         devices: devices.length,
+        ignoredDevices,
         skippedDevices: skipped,
+        alreadyDelivered,
         endpoints: targets.length,
         delivered,
         removedDevices: removedDevices.length,
+        refused,
         failed,
         topicPublished: topicMessageId !== undefined,
     };
     if (failed > 0) {
+        try {
+            await record.add(deliveredTo);
+        } catch (err) {
+            // The retry will then deliver again to those: at least once rather than never.
+            log("could not record the deliveries; a retry may repeat them", { level: "error", requestId, error: describeError(err) });
+        }
         log("notification delivery incomplete; failing for a retry", { level: "error", ...summary });
-        // Lambda retries the whole event (at least once: endpoints that succeeded get it again).
+        // Lambda retries the event; the delivery record keeps the retry from repeating what was delivered.
         throw new Error(
             `${failed} of ${targets.length + 1} notification deliveries failed (request ${requestId}); ` +
                 "failing so that Lambda retries the event",
@@ -167,6 +239,79 @@ export async function sendNotification(
     }
     log("notification sent", { level: "info", ...summary });
     return { recipientId, endpoints: targets.length, delivered, removedDevices, ...(topicMessageId ? { topicMessageId } : {}) };
+}
+
+/**
+ * Why a valid notification is dropped, or `undefined` to deliver it: the recipient blocked the sender, the
+ * sender used up its hourly sends, or the recipient its hourly receipts. The limits are counted only on an
+ * event's first attempt (`count`); a blocked sender's notification counts against neither identity.
+ */
+async function admission(
+    db: DynamoDBDocumentClient,
+    settings: NotificationSettings,
+    senderId: string,
+    recipientId: string,
+    count: boolean,
+    now: Date,
+): Promise<DropReason | undefined> {
+    if (settings.blocksTable !== undefined && (await isBlocked(db, settings.blocksTable, recipientId, senderId))) {
+        return "blocked";
+    }
+    const limits = settings.limits;
+    if (!count || limits === undefined) return undefined;
+    if (!(await consume(db, limits.tableName, senderId, sentRule(limits), now)).allowed) return "sender over limit";
+    if (!(await consume(db, limits.tableName, recipientId, receivedRule(limits), now)).allowed) return "recipient over limit";
+    return undefined;
+}
+
+/**
+ * What the attempts of one notification event delivered: an item `delivery#<requestId>` in the limits table
+ * with a TTL, holding the endpoint ARNs (and {@link TOPIC_TARGET}) that accepted it. Created when the event is
+ * admitted (so its limits are counted once), filled in before the function fails for a retry.
+ */
+class DeliveryRecord {
+    constructor(
+        private readonly db: DynamoDBDocumentClient,
+        private readonly tableName: string | undefined,
+        private readonly requestId: string | null,
+        private readonly now: () => Date,
+    ) {}
+
+    /** What earlier attempts delivered; `undefined` on the first attempt (or with no table or request id). */
+    async read(): Promise<Set<string> | undefined> {
+        if (this.tableName === undefined || this.requestId === null) return undefined;
+        const { Item } = await this.db.send(
+            new GetCommand({ TableName: this.tableName, Key: { [LIMITS_KEY]: this.key() }, ConsistentRead: true }),
+        );
+        if (Item === undefined) return undefined;
+        const delivered = Item.delivered as Set<string> | undefined;
+        return new Set(delivered ?? []);
+    }
+
+    /** Marks the event admitted (its limits counted). */
+    async open(): Promise<void> {
+        await this.add([]);
+    }
+
+    /** Adds delivered targets to the record (creating it if needed). */
+    async add(targets: string[]): Promise<void> {
+        if (this.tableName === undefined || this.requestId === null) return;
+        const expiresAt = Math.ceil(this.now().getTime() / 1000) + DELIVERY_RECORD_SECONDS;
+        await this.db.send(
+            new UpdateCommand({
+                TableName: this.tableName,
+                Key: { [LIMITS_KEY]: this.key() },
+                // A string set cannot be empty: ADD only when there is something to add.
+                UpdateExpression: `SET #expiresAt = if_not_exists(#expiresAt, :expiresAt)${targets.length > 0 ? " ADD #delivered :targets" : ""}`,
+                ExpressionAttributeNames: { "#expiresAt": LIMITS_TTL_ATTRIBUTE, ...(targets.length > 0 ? { "#delivered": "delivered" } : {}) },
+                ExpressionAttributeValues: { ":expiresAt": expiresAt, ...(targets.length > 0 ? { ":targets": new Set(targets) } : {}) },
+            }),
+        );
+    }
+
+    private key(): string {
+        return `delivery#${this.requestId}`;
+    }
 }
 
 /**
@@ -225,6 +370,19 @@ export function topicMessage(recipientId: string, note: NotificationContent): st
 /** How many endpoint publishes run at once. */
 const ENDPOINT_CONCURRENCY = 8;
 
+/**
+ * SNS's largest message: 256 KB, counting the message and every message attribute's name, type and value
+ * ("Amazon SNS message size", Publish API reference: "Messages must be UTF-8 encoded strings and at most
+ * 256 KB in size (262,144 bytes, not 262,144 characters)").
+ */
+export const SNS_MAX_MESSAGE_BYTES = 262_144;
+
+/** How long a delivery record is kept: longer than the longest `notifications.maxEventAgeSeconds` (6 h). */
+const DELIVERY_RECORD_SECONDS = 24 * 60 * 60;
+
+/** The delivery record's name for the stage topic. */
+const TOPIC_TARGET = "topic";
+
 interface SendNotificationBody {
     recipientId: string;
     title?: string;
@@ -239,8 +397,37 @@ function invalidEventProblem(event: unknown): string | undefined {
     if (typeof senderId !== "string" || !new RegExp(IDENTITY_ID_PATTERN, "u").test(senderId)) {
         return "senderId must be the sender's Cognito identity id (<region>:<uuid>).";
     }
-    const problem = firstSchemaViolation(sendNotificationSchema, body);
+    const problem = firstSchemaViolation(sendNotificationSchema, body) ?? contentProblem(body as SendNotificationBody);
     return problem === undefined ? undefined : clip(problem, 300);
+}
+
+/**
+ * What the schema cannot say about a body that passed it: the text rules (`functions/text.ts`; title and
+ * message are shown on the recipient's device) and the data limits (key pattern, total size).
+ */
+function contentProblem(body: SendNotificationBody): string | undefined {
+    if (body.title !== undefined) {
+        const problem = fieldTextProblem("title", body.title, "display");
+        if (problem !== undefined) return problem;
+    }
+    const problem = fieldTextProblem("message", body.message, "display");
+    if (problem !== undefined) return problem;
+    if (body.data === undefined) return undefined;
+    const keyPattern = new RegExp(DATA_KEY_PATTERN);
+    let bytes = 0;
+    for (const [key, value] of Object.entries(body.data)) {
+        if (!keyPattern.test(key)) {
+            // Never quoted: the key is user input of any size and content; its length says enough.
+            return `data keys must be 1–${NOTIFICATION_LIMITS.dataKeyLength} characters of A–Z a–z 0–9 _ . : -, got a key of ${key.length} characters.`;
+        }
+        const valueProblem = fieldTextProblem(`data.${key}`, value);
+        if (valueProblem !== undefined) return valueProblem;
+        bytes += utf8Bytes(key) + utf8Bytes(value);
+    }
+    if (bytes > NOTIFICATION_LIMITS.dataBytes) {
+        return `data must be at most ${NOTIFICATION_LIMITS.dataBytes} bytes of keys and values (UTF-8), got ${bytes}.`;
+    }
+    return undefined;
 }
 
 function describeRequestId(event: unknown): string | null {
@@ -287,10 +474,36 @@ class PlatformMessages {
         private readonly log: NotificationLog,
     ) {}
 
-    /** The message for a device of `platform`, or `undefined` when the stage has no application for it. */
+    /**
+     * The message for a device of `platform`, or `undefined` when the stage has no application for it, or
+     * when the message is over a limit (its platform payload over 4 KB even when cut, or the whole message
+     * over SNS's 256 KB): such a message is logged once and never published.
+     */
     forPlatform(platform: PushPlatform): string | undefined {
-        if (!this.built.has(platform)) this.built.set(platform, this.build(platform));
+        if (!this.built.has(platform)) this.built.set(platform, this.checked(this.build(platform), platform));
         return this.built.get(platform);
+    }
+
+    private checked(message: string | undefined, platform: PushPlatform): string | undefined {
+        if (message === undefined) return undefined;
+        const envelope = JSON.parse(message) as Record<string, string>;
+        const payloadLimits: Record<string, number> = {
+            APNS: NOTIFICATION_LIMITS.apnsPayloadBytes,
+            APNS_SANDBOX: NOTIFICATION_LIMITS.apnsPayloadBytes,
+            GCM: NOTIFICATION_LIMITS.fcmPayloadBytes,
+        };
+        for (const [key, payload] of Object.entries(envelope)) {
+            const limit = payloadLimits[key];
+            if (limit !== undefined && utf8Bytes(payload) > limit) {
+                this.log("push payload over its platform's limit; not sent", { level: "error", platform, bytes: utf8Bytes(payload), limitBytes: limit });
+                return undefined;
+            }
+        }
+        if (utf8Bytes(message) > SNS_MAX_MESSAGE_BYTES) {
+            this.log("push message over SNS's size limit; not sent", { level: "error", platform, bytes: utf8Bytes(message), limitBytes: SNS_MAX_MESSAGE_BYTES });
+            return undefined;
+        }
+        return message;
     }
 
     private build(platform: PushPlatform): string | undefined {
@@ -435,6 +648,34 @@ function graphemeBoundaries(text: string): number[] {
     const boundaries = [0];
     for (const { index, segment } of graphemes.segment(text)) boundaries.push(index + segment.length);
     return boundaries;
+}
+
+/**
+ * SNS refused the message itself, so the same Publish can never succeed: InvalidParameter (which includes
+ * "Message too long" and a payload the platform refuses) and InvalidParameterValue. Throttling (including
+ * KMS throttling), 5xx, network and authorization errors are not: they may pass on a retry. (Publish API
+ * reference, "Errors": InvalidParameter, InvalidParameterValue and EndpointDisabled are client errors, 400;
+ * Throttled, KMSThrottling and InternalError are the ones to retry.)
+ */
+function isPermanentPublishError(err: unknown): boolean {
+    const name = errorName(err);
+    return (
+        name === "InvalidParameterException" ||
+        name === "InvalidParameter" ||
+        name === "InvalidParameterValueException" ||
+        name === "ParameterValueInvalid" ||
+        name === "EndpointDisabledException" ||
+        name === "EndpointDisabled"
+    );
+}
+
+/** The bytes SNS counts against its message size: the message and each attribute's name, type and value. */
+function publishSize(message: string, attributes: Record<string, { DataType: string; StringValue: string }>): number {
+    let size = utf8Bytes(message);
+    for (const [name, { DataType, StringValue }] of Object.entries(attributes)) {
+        size += utf8Bytes(name) + utf8Bytes(DataType) + utf8Bytes(StringValue);
+    }
+    return size;
 }
 
 /** SNS says the endpoint can never take a push again: disabled by the platform, deleted, or not an endpoint. */

@@ -136,6 +136,20 @@ export interface StageConfig {
         retryAttempts: number;
         /** `notifications.maxEventAgeSeconds` — how long a push may wait for a retry, 60–21600 s. Default `3600`. */
         maxEventAgeSeconds: number;
+        /**
+         * `notifications.maxDevicesPerIdentity` — devices one identity may register, 1–100. Default `10`;
+         * registering one more replaces the least recently registered.
+         */
+        maxDevicesPerIdentity: number;
+    };
+    /** Fair use per identity (Cognito identity id), on top of the usage plan's stage-wide throttle and quota. */
+    limits: {
+        /** `limits.writesPerMinute` — notes, devices and blocks changes per identity and minute, 1–10000. Default `60`. */
+        writesPerMinute: number;
+        /** `limits.notificationsSentPerHour` — notifications one identity may send per hour, 1–100000. Default `100`. */
+        notificationsSentPerHour: number;
+        /** `limits.notificationsReceivedPerHour` — notifications one identity may receive per hour, 1–100000. Default `200`. */
+        notificationsReceivedPerHour: number;
     };
     functions: {
         /** `functions.memoryMb` — memory of every function, 128–10240 MB. Default `256`. */
@@ -155,7 +169,7 @@ export class StageConfigError extends Error {}
 
 const NAMESPACE = "mobile-backend";
 /** Settings that are objects in the stack file. */
-const OBJECT_KEYS = ["identity", "api", "media", "search", "notifications", "functions"];
+const OBJECT_KEYS = ["identity", "api", "media", "search", "notifications", "limits", "functions"];
 /** The push credentials: accepted only when set with `pulumi config set --secret --path`. */
 export const CREDENTIAL_KEYS = {
     apnsSigningKey: "notifications.apns.signingKey",
@@ -303,6 +317,12 @@ export function parseStageConfig(
             fcm: readFcm(read, secrets),
             retryAttempts: read.integer("notifications.retryAttempts", 2, { min: 0, max: 2 }),
             maxEventAgeSeconds: read.integer("notifications.maxEventAgeSeconds", 3600, { min: 60, max: 21_600 }),
+            maxDevicesPerIdentity: read.integer("notifications.maxDevicesPerIdentity", 10, { min: 1, max: 100 }),
+        },
+        limits: {
+            writesPerMinute: read.integer("limits.writesPerMinute", 60, { min: 1, max: 10_000 }),
+            notificationsSentPerHour: read.integer("limits.notificationsSentPerHour", 100, { min: 1, max: 100_000 }),
+            notificationsReceivedPerHour: read.integer("limits.notificationsReceivedPerHour", 200, { min: 1, max: 100_000 }),
         },
         functions: {
             memoryMb: read.integer("functions.memoryMb", 256, { min: 128, max: 10_240 }),

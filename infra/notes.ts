@@ -3,7 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { handleNotesRequest } from "../functions/notes";
 import { createNoteSchema, updateNoteSchema } from "../functions/notes-schema";
+import { limitSettingsFromEnvironment } from "../functions/rate-limit";
 import type { ApiService } from "./api";
+import { limitsEnvironment, type FairUseLimits } from "./data";
 import { AppFunction } from "./function";
 
 /** Arguments of {@link NotesService}. */
@@ -12,6 +14,8 @@ export interface NotesServiceArgs {
     table: aws.dynamodb.Table;
     /** Base URL that serves uploads (`https://<cloudfront domain>`), for the notes' `mediaUrl`. */
     mediaBaseUrl: pulumi.Input<string>;
+    /** Fair use: every write (`POST`, `PUT`, `DELETE`) counts against `writesPerMinute` in the limits table. */
+    limits: FairUseLimits;
     /** Memory of the function in MB. */
     memoryMb: number;
     /** Timeout of the function in seconds. */
@@ -45,10 +49,11 @@ export class NotesService extends pulumi.ComponentResource {
                     const settings = {
                         tableName: process.env.NOTES_TABLE ?? "",
                         mediaBaseUrl: process.env.MEDIA_BASE_URL ?? "",
+                        limits: limitSettingsFromEnvironment(process.env),
                     };
                     return (event: APIGatewayProxyEvent) => handleNotesRequest(event, db, settings);
                 },
-                environment: { NOTES_TABLE: args.table.name, MEDIA_BASE_URL: args.mediaBaseUrl },
+                environment: { NOTES_TABLE: args.table.name, MEDIA_BASE_URL: args.mediaBaseUrl, ...limitsEnvironment(args.limits) },
                 statements: [
                     {
                         Action: [
@@ -60,6 +65,8 @@ export class NotesService extends pulumi.ComponentResource {
                         ],
                         Resource: [args.table.arn, pulumi.interpolate`${args.table.arn}/index/*`],
                     },
+                    // The write counter: one conditional UpdateItem per write.
+                    { Action: ["dynamodb:UpdateItem"], Resource: [args.limits.table.arn] },
                 ],
                 memoryMb: args.memoryMb,
                 timeoutSeconds: args.timeoutSeconds,

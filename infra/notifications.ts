@@ -3,8 +3,10 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import { handleBlocksRequest } from "../functions/blocks";
 import { handleDevicesRequest } from "../functions/devices";
 import {
+    DEFAULT_MAX_DEVICES_PER_IDENTITY,
     DEVICES_BY_ENDPOINT,
     pushSettingsFromEnvironment,
     registerDeviceSchema,
@@ -12,8 +14,9 @@ import {
     type NotificationRequestEvent,
 } from "../functions/notification-schema";
 import { sendNotification } from "../functions/notifications";
+import { limitSettingsFromEnvironment } from "../functions/rate-limit";
 import type { ApiService } from "./api";
-import type { TableKeys } from "./data";
+import { limitsEnvironment, type FairUseLimits, type TableKeys } from "./data";
 import { kept, type RetainedResource, type RetainsResources } from "./adopt";
 import { AppFunction, type PolicyStatement } from "./function";
 
@@ -27,6 +30,16 @@ export const DEVICES_TABLE_KEYS: TableKeys = {
         { name: "endpointArn", type: "S" },
     ],
     globalSecondaryIndexes: [{ name: DEVICES_BY_ENDPOINT, hashKey: "endpointArn", projectionType: "ALL" }],
+};
+
+/** The blocks table: a recipient's blocked senders are one partition (`recipientId`, sort key `senderId`). */
+export const BLOCKS_TABLE_KEYS: TableKeys = {
+    hashKey: "recipientId",
+    rangeKey: "senderId",
+    attributes: [
+        { name: "recipientId", type: "S" },
+        { name: "senderId", type: "S" },
+    ],
 };
 
 /** Arguments of {@link Notifications}. */
@@ -48,8 +61,15 @@ export interface NotificationsArgs {
     retryAttempts: number;
     /** Longest a push may wait for a retry, in seconds. */
     maxEventAgeSeconds: number;
-    /** Keep the devices table when the stack is destroyed, with deletion protection and PITR. Default `false`. */
+    /** Keep the devices and blocks tables when the stack is destroyed, with deletion protection and PITR. Default `false`. */
     retain?: boolean;
+    /** Devices one identity may register; one more replaces the least recently registered. Default `10`. */
+    maxDevicesPerIdentity?: number;
+    /**
+     * Fair use: device and block changes count against `writesPerMinute`; a notification counts against its
+     * sender's `notificationsSentPerHour` and its recipient's `notificationsReceivedPerHour`.
+     */
+    limits: FairUseLimits;
     /** Memory of both functions, in MB. */
     memoryMb: number;
     /** Timeout of both functions, in seconds. */
@@ -76,16 +96,20 @@ export class Notifications extends pulumi.ComponentResource implements RetainsRe
     public readonly failedPushes: aws.sqs.Queue;
     /** The devices table: a user's devices (endpoint and token) by identity. */
     public readonly devicesTable: aws.dynamodb.Table;
-    /** What a retaining stage keeps on destroy: the devices table. */
+    /** The blocks table: the senders each recipient blocked. */
+    public readonly blocksTable: aws.dynamodb.Table;
+    /** What a retaining stage keeps on destroy: the devices and blocks tables. */
     public readonly retained: RetainedResource[];
 
     constructor(name: string, args: NotificationsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mobile-backend:index:Notifications", name, {}, opts);
         const retain = args.retain ?? false;
 
-        const devices = this.createDevicesTable(name, retain);
+        const devices = this.createTable(`${name}-devices`, DEVICES_TABLE_KEYS, retain);
         this.devicesTable = devices;
-        this.retained = retain ? [kept(devices)] : [];
+        const blocks = this.createTable(`${name}-blocks`, BLOCKS_TABLE_KEYS, retain);
+        this.blocksTable = blocks;
+        this.retained = retain ? [kept(devices), kept(blocks)] : [];
         this.topic = new aws.sns.Topic(
             `${name}-topic`,
             { kmsMasterKeyId: "alias/aws/sns", displayName: `${pulumi.getProject()} ${pulumi.getStack()} notifications` },
@@ -96,6 +120,9 @@ export class Notifications extends pulumi.ComponentResource implements RetainsRe
         const applications = [apns, fcm].filter((a): a is aws.sns.PlatformApplication => a !== undefined);
         const environment = {
             DEVICES_TABLE: devices.name,
+            BLOCKS_TABLE: blocks.name,
+            MAX_DEVICES_PER_IDENTITY: String(args.maxDevicesPerIdentity ?? DEFAULT_MAX_DEVICES_PER_IDENTITY),
+            ...limitsEnvironment(args.limits),
             NOTIFICATIONS_TOPIC_ARN: this.topic.arn,
             ...(apns ? { APNS_APPLICATION_ARN: apns.arn, APNS_SANDBOX: String(args.apns?.sandbox ?? false) } : {}),
             ...(fcm ? { FCM_APPLICATION_ARN: fcm.arn } : {}),
@@ -107,7 +134,8 @@ export class Notifications extends pulumi.ComponentResource implements RetainsRe
         );
 
         const registrar = this.createDevicesFunction(name, args, devices, applications, environment);
-        const sender = this.createNotificationFunction(name, args, devices, applications, environment);
+        const sender = this.createNotificationFunction(name, args, devices, blocks, applications, environment);
+        const blocker = this.createBlocksFunction(name, args, blocks);
         this.api = [
             {
                 name: "devices",
@@ -123,17 +151,26 @@ export class Notifications extends pulumi.ComponentResource implements RetainsRe
                 function: sender.function,
                 routes: [{ method: "POST", path: "/notifications", requestSchema: sendNotificationSchema, invocation: "async" }],
             },
+            {
+                name: "blocks",
+                function: blocker.function,
+                routes: [
+                    { method: "GET", path: "/blocks" },
+                    { method: "PUT", path: "/blocks/{identityId}" },
+                    { method: "DELETE", path: "/blocks/{identityId}" },
+                ],
+            },
         ];
 
         this.registerOutputs({ topic: this.topic, failedPushes: this.failedPushes });
     }
 
-    private createDevicesTable(name: string, retain: boolean): aws.dynamodb.Table {
+    private createTable(name: string, keys: TableKeys, retain: boolean): aws.dynamodb.Table {
         return new aws.dynamodb.Table(
-            `${name}-devices`,
+            name,
             {
                 billingMode: "PAY_PER_REQUEST",
-                ...DEVICES_TABLE_KEYS,
+                ...keys,
                 serverSideEncryption: { enabled: true },
                 pointInTimeRecovery: { enabled: retain },
                 deletionProtectionEnabled: retain,
@@ -179,7 +216,7 @@ export class Notifications extends pulumi.ComponentResource implements RetainsRe
                 description: "Registers the calling Cognito identity's devices for push notifications",
                 callbackFactory: () => {
                     const clients = createPushClients();
-                    const settings = pushSettingsFromEnvironment(process.env);
+                    const settings = { ...pushSettingsFromEnvironment(process.env), limits: limitSettingsFromEnvironment(process.env) };
                     return (event: APIGatewayProxyEvent) => handleDevicesRequest(event, clients, settings);
                 },
                 environment,
@@ -188,6 +225,7 @@ export class Notifications extends pulumi.ComponentResource implements RetainsRe
                         Action: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"],
                         Resource: [devices.arn, pulumi.interpolate`${devices.arn}/index/*`],
                     },
+                    { Action: ["dynamodb:UpdateItem"], Resource: [args.limits.table.arn] },
                     ...endpointStatements(applications, ["sns:CreatePlatformEndpoint"], [
                         "sns:GetEndpointAttributes",
                         "sns:SetEndpointAttributes",
@@ -202,11 +240,42 @@ export class Notifications extends pulumi.ComponentResource implements RetainsRe
         );
     }
 
+    /** `/blocks`: the caller's blocked senders, in the blocks table only (and the write counter). */
+    private createBlocksFunction(
+        name: string,
+        args: NotificationsArgs,
+        blocks: aws.dynamodb.Table,
+    ): AppFunction<APIGatewayProxyEvent, APIGatewayProxyResult> {
+        return new AppFunction<APIGatewayProxyEvent, APIGatewayProxyResult>(
+            `${name}-blocks`,
+            {
+                description: "Blocks and unblocks senders of notifications to the calling Cognito identity",
+                callbackFactory: () => {
+                    const { DynamoDBClient } = require("@aws-sdk/client-dynamodb");
+                    const { DynamoDBDocumentClient } = require("@aws-sdk/lib-dynamodb");
+                    const db = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+                    const settings = { blocksTable: process.env.BLOCKS_TABLE ?? "", limits: limitSettingsFromEnvironment(process.env) };
+                    return (event: APIGatewayProxyEvent) => handleBlocksRequest(event, db, settings);
+                },
+                environment: { BLOCKS_TABLE: blocks.name, ...limitsEnvironment(args.limits) },
+                statements: [
+                    { Action: ["dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"], Resource: [blocks.arn] },
+                    { Action: ["dynamodb:UpdateItem"], Resource: [args.limits.table.arn] },
+                ],
+                memoryMb: args.memoryMb,
+                timeoutSeconds: args.timeoutSeconds,
+                logRetentionDays: args.logRetentionDays,
+            },
+            { parent: this },
+        );
+    }
+
     /** `POST /notifications`, invoked asynchronously: bounded retries, then the failure queue. */
     private createNotificationFunction(
         name: string,
         args: NotificationsArgs,
         devices: aws.dynamodb.Table,
+        blocks: aws.dynamodb.Table,
         applications: aws.sns.PlatformApplication[],
         environment: Record<string, pulumi.Input<string>>,
     ): AppFunction<NotificationRequestEvent, unknown> {
@@ -216,12 +285,15 @@ export class Notifications extends pulumi.ComponentResource implements RetainsRe
                 description: "Delivers a user's push notification to the recipient's devices and the stage topic",
                 callbackFactory: () => {
                     const clients = createPushClients();
-                    const settings = pushSettingsFromEnvironment(process.env);
+                    const settings = { ...pushSettingsFromEnvironment(process.env), limits: limitSettingsFromEnvironment(process.env) };
                     return (event: NotificationRequestEvent) => sendNotification(event, clients, settings);
                 },
                 environment,
                 statements: [
                     { Action: ["dynamodb:Query", "dynamodb:DeleteItem"], Resource: [devices.arn] },
+                    { Action: ["dynamodb:Query"], Resource: [blocks.arn] },
+                    // The sent/received counters and the delivery records.
+                    { Action: ["dynamodb:GetItem", "dynamodb:UpdateItem"], Resource: [args.limits.table.arn] },
                     { Action: ["sns:Publish"], Resource: [this.topic.arn] },
                     ...endpointStatements(applications, [], ["sns:Publish", "sns:DeleteEndpoint"]),
                     { Action: ["sqs:SendMessage"], Resource: [this.failedPushes.arn] },

@@ -44,8 +44,23 @@ test("an empty stack file gives a destroyable stage with documented defaults", (
             maxRetryAttempts: 10,
             maxRecordAgeSeconds: 86400,
         },
-        notifications: { apns: undefined, fcm: undefined, retryAttempts: 2, maxEventAgeSeconds: 3600 },
+        notifications: { apns: undefined, fcm: undefined, retryAttempts: 2, maxEventAgeSeconds: 3600, maxDevicesPerIdentity: 10 },
+        limits: { writesPerMinute: 60, notificationsSentPerHour: 100, notificationsReceivedPerHour: 200 },
         functions: { memoryMb: 256, timeoutSeconds: 10 },
+    });
+});
+
+test("the fair-use limits and the devices cap are read per stage", () => {
+    const config = parseStageConfig("dev", {
+        notifications: { maxDevicesPerIdentity: 3 },
+        limits: { writesPerMinute: 10, notificationsSentPerHour: 20, notificationsReceivedPerHour: 30 },
+    });
+    expect(config.notifications.maxDevicesPerIdentity).toBe(3);
+    expect(config.limits).toEqual({ writesPerMinute: 10, notificationsSentPerHour: 20, notificationsReceivedPerHour: 30 });
+    expect(parseStageConfig("prod", stackSettings("prod")).limits).toEqual({
+        writesPerMinute: 60,
+        notificationsSentPerHour: 100,
+        notificationsReceivedPerHour: 200,
     });
 });
 
@@ -87,6 +102,11 @@ test.each([
     [{ notifications: { retryAttempts: 3 } }, "mobile-backend:notifications.retryAttempts must be a whole number from 0 to 2", "got 3"],
     [{ api: { waf: { enabled: true, ipRateLimit: 5 } } }, "mobile-backend:api.waf.ipRateLimit must be a whole number from 10 to 2000000000", "got 5"],
     [{ api: { waf: { ipRateWindowSeconds: 100 } } }, "mobile-backend:api.waf.ipRateWindowSeconds must be one of 60, 120, 300, 600", "got 100"],
+    [{ notifications: { maxDevicesPerIdentity: 0 } }, "mobile-backend:notifications.maxDevicesPerIdentity must be a whole number from 1 to 100", "got 0"],
+    [{ limits: { writesPerMinute: 0.5 } }, "mobile-backend:limits.writesPerMinute must be a whole number from 1 to 10000", "got 0.5"],
+    [{ limits: { notificationsSentPerHour: "lots" } }, "mobile-backend:limits.notificationsSentPerHour must be a whole number", 'got "lots"'],
+    [{ limits: { notificationsReceivedPerHour: 100_001 } }, "mobile-backend:limits.notificationsReceivedPerHour must be a whole number from 1 to 100000", "got 100001"],
+    [{ limits: { writesPerHour: 5 } }, "mobile-backend:limits.writesPerHour is not a setting of this program", "got 5"],
 ])("rejects %j naming the key and the value", (raw, rule, got) => {
     const attempt = () => parseStageConfig("dev", raw);
     expect(attempt).toThrow(StageConfigError);

@@ -30,6 +30,7 @@ import {
     type PushPlatform,
 } from "../functions/notification-schema";
 import { apiEvent, type ApiCall } from "./support/events";
+import { LIMITS_TABLE_KEYS } from "../infra/data";
 import { DEVICES_TABLE_KEYS } from "../infra/notifications";
 import { freshTable, startDynamo, type LocalDynamo } from "./support/dynamodb";
 
@@ -305,6 +306,7 @@ class Caller {
             ios: { arn: IOS_APP, sandbox: true },
             android: { arn: ANDROID_APP },
         },
+        private readonly extra: Partial<DevicesSettings> = {},
     ) {}
 
     send(call: Omit<ApiCall, "identityId">): Promise<APIGatewayProxyResult> {
@@ -313,6 +315,7 @@ class Caller {
             topicArn: `arn:aws:sns:us-east-1:${ACCOUNT}:mobile-backend-dev-notifications`,
             applications: this.applications,
             now: () => new Date(T0 + this.ticks++ * 60_000),
+            ...this.extra,
         };
         return handleDevicesRequest(apiEvent({ ...call, identityId: this.identity }), { db, sns }, settings);
     }
@@ -670,7 +673,7 @@ describe("GET /devices", () => {
     });
 
     it("lists all of a caller's many devices", async () => {
-        const dave = new Caller(newUser(), table.name);
+        const dave = new Caller(newUser(), table.name, undefined, { maxDevicesPerIdentity: 30 });
         const ids: string[] = [];
         for (let i = 0; i < 30; i++) {
             ids.push(expectRegistered(await dave.register({ platform: "android", token: androidToken() }), "android"));
@@ -969,5 +972,96 @@ describe("service failures", () => {
         expect(expectError(res, 500, "InternalError")).toBe("The request could not be completed. Try again later.");
         expect(res.body).not.toContain("devices-table-that-does-not-exist");
         expect(consoleError).toHaveBeenCalledTimes(1);
+    });
+});
+
+// =============================================================================================
+// Issue 8: the devices cap (reproduction 4), fair use, text hygiene
+// =============================================================================================
+
+describe("at most maxDevicesPerIdentity devices", () => {
+    const table = devicesTable();
+
+    it("registering the 11th device replaces the least recently registered, deleting its endpoint too", async () => {
+        const alice = new Caller(newUser(), table.name);
+        const ids: string[] = [];
+        const tokens: string[] = [];
+        for (let i = 0; i < 10; i++) {
+            tokens.push(androidToken());
+            ids.push(expectRegistered(await alice.register({ platform: "android", token: tokens[i] }), "android"));
+        }
+        // Registering the first token again makes it the most recently registered.
+        expect(expectRegistered(await alice.register({ platform: "android", token: tokens[0] }), "android")).toBe(ids[0]);
+        expect(snsCalls(DeleteEndpointCommand)).toEqual([]);
+
+        const eleventh = expectRegistered(await alice.register({ platform: "ios", token: iosToken() }), "ios");
+        const listed = expectDevices(await alice.list()).map((d) => d.deviceId);
+        expect(listed).toHaveLength(10);
+        expect(listed.sort()).toEqual([...ids.filter((id) => id !== ids[1]), eleventh].sort());
+        expect(snsCalls(DeleteEndpointCommand).map((call) => uuidOf(call.EndpointArn ?? ""))).toEqual([ids[1]]);
+    });
+
+    it("keeps 60 registrations to 10 devices, so a notification fans out to at most 10 endpoints", async () => {
+        const bob = new Caller(newUser(), table.name);
+        for (let i = 0; i < 60; i++) expectRegistered(await bob.register({ platform: "android", token: androidToken() }), "android");
+        const stored = (await storedDevices(table.name)).filter((d) => d.ownerId === bob.identity);
+        expect(stored).toHaveLength(10);
+        expect(snsCalls(DeleteEndpointCommand)).toHaveLength(50);
+    });
+
+    it("follows the stage's setting", async () => {
+        const carol = new Caller(newUser(), table.name, undefined, { maxDevicesPerIdentity: 2 });
+        for (let i = 0; i < 3; i++) expectRegistered(await carol.register({ platform: "ios", token: iosToken() }), "ios");
+        expect(expectDevices(await carol.list())).toHaveLength(2);
+    });
+});
+
+describe("fair use: writes per identity", () => {
+    const table = devicesTable();
+    const limitsTable = freshTable(() => dynamo, LIMITS_TABLE_KEYS);
+    const limited = () => ({
+        limits: { tableName: limitsTable.name, writesPerMinute: 3, notificationsSentPerHour: 1, notificationsReceivedPerHour: 1 },
+        // A clock that stays within one minute.
+        now: () => new Date(T0 + 1000),
+    });
+
+    it("answers 429 TooManyRequests with Retry-After once an identity used up its writes, touching nothing", async () => {
+        const dave = new Caller(newUser(), table.name, undefined, limited());
+        const first = expectRegistered(await dave.register({ platform: "ios", token: iosToken() }), "ios");
+        expectRegistered(await dave.register({ platform: "ios", token: iosToken() }), "ios");
+        expectDeleted(await dave.remove(first), first);
+        snsMock.resetHistory();
+
+        const refused = await dave.register({ platform: "ios", token: iosToken() });
+        expect(refused.statusCode).toBe(429);
+        expect(refused.headers?.["retry-after"]).toBe("59");
+        expect(JSON.parse(refused.body)).toEqual({
+            success: false,
+            error: {
+                code: "TooManyRequests",
+                message: "You have made 3 changes in the last minute, the most allowed; try again in 59 s.",
+                retryAfterSeconds: 59,
+            },
+        });
+        expect((await dave.remove(randomUUID())).statusCode).toBe(429);
+        expect(snsMock.calls()).toHaveLength(0);
+        // Reading is not a write; and another identity is not affected.
+        expect(expectDevices(await dave.list())).toHaveLength(1);
+        const erin = new Caller(newUser(), table.name, undefined, limited());
+        expectRegistered(await erin.register({ platform: "ios", token: iosToken() }), "ios");
+    });
+});
+
+describe("text hygiene of the device token", () => {
+    const table = devicesTable();
+
+    it.each([
+        ["a zero-width space", "abc\u200Bdef"],
+        ["a control character", "abc\u0000"],
+        ["a lone surrogate", "abc\uD800"],
+    ])("answers 400 naming the token for %s, touching nothing", async (_case, token) => {
+        const res = await new Caller(newUser(), table.name).register({ platform: "android", token });
+        expect(expectError(res, 400, "BadRequest")).toMatch(/^token /);
+        expect(snsMock.calls()).toHaveLength(0);
     });
 });

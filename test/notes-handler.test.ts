@@ -7,7 +7,7 @@ import { mockClient, type AwsClientStub } from "aws-sdk-client-mock";
 import type { APIGatewayEventIdentity, APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { handleNotesRequest, type Note, type NotesSettings } from "../functions/notes";
 import { NOTE_BODY_BYTES, NOTE_LIMITS } from "../functions/notes-schema";
-import { NOTES_TABLE_KEYS } from "../infra/data";
+import { LIMITS_TABLE_KEYS, NOTES_TABLE_KEYS } from "../infra/data";
 import { freshTable, startDynamo, type LocalDynamo } from "./support/dynamodb";
 
 // ---------------------------------------------------------------------------------------------
@@ -1301,5 +1301,59 @@ describe("DynamoDB failures", () => {
         expect(expectError(res, 500, "InternalError")).toBe("The request could not be completed. Try again later.");
         expect(res.body).not.toContain("socket hang up");
         expect(consoleError).toHaveBeenCalledTimes(1);
+    });
+});
+
+// =============================================================================================
+// Fair use (issue 8, reproduction 6): one identity cannot use up everyone's writes
+// =============================================================================================
+
+describe("writes per identity", () => {
+    const table = notesTable();
+    const limits = freshTable(() => dynamo, LIMITS_TABLE_KEYS);
+    const limited = (tableName: string): NotesSettings =>
+        settingsFor(tableName, {
+            limits: { tableName: limits.name, writesPerMinute: 5, notificationsSentPerHour: 1, notificationsReceivedPerHour: 1 },
+            // Every request within the same minute, 20 s into it.
+            now: () => new Date(T0 + 20_000),
+        });
+
+    it("answers 429 with Retry-After to the identity at full speed, while another identity still writes", async () => {
+        const flooder = newCaller(table.name, limited(table.name));
+        const statuses: number[] = [];
+        const created = await flooder.create({ headline: "first" });
+        statuses.push(created.statusCode);
+        const noteId = (JSON.parse(created.body) as NoteBody).note.noteId;
+        statuses.push((await flooder.update(noteId, { text: "more" })).statusCode);
+        statuses.push((await flooder.remove(noteId)).statusCode);
+        for (let i = 0; i < 4; i++) statuses.push((await flooder.create({ headline: `n${i}` })).statusCode);
+        expect(statuses).toEqual([201, 200, 200, 201, 201, 429, 429]);
+
+        const refused = await flooder.update(noteId, { text: "again" });
+        expect(refused.statusCode).toBe(429);
+        expect(refused.headers?.["retry-after"]).toBe("40");
+        expect(JSON.parse(refused.body)).toEqual({
+            success: false,
+            error: {
+                code: "TooManyRequests",
+                message: "You have made 5 changes in the last minute, the most allowed; try again in 40 s.",
+                retryAfterSeconds: 40,
+            },
+        });
+        // Reads are not writes: the flooder can still read, and a refused write stored nothing.
+        const listed = JSON.parse((await flooder.list()).body) as ListBody;
+        expect(listed.notes.map((n) => n.headline).sort()).toEqual(["n0", "n1"]);
+
+        const bystander = newCaller(table.name, limited(table.name));
+        expect((await bystander.create({ headline: "mine" })).statusCode).toBe(201);
+    });
+
+    it("lets the identity write again in the next minute", async () => {
+        const settings = limited(table.name);
+        const writer = newCaller(table.name, settings);
+        for (let i = 0; i < 5; i++) expect((await writer.create({ headline: `n${i}` })).statusCode).toBe(201);
+        expect((await writer.create({ headline: "over" })).statusCode).toBe(429);
+        const later = new Caller(writer.identity, { ...settings, now: () => new Date(T0 + 60_000) });
+        expect((await later.create({ headline: "next minute" })).statusCode).toBe(201);
     });
 });

@@ -25,6 +25,8 @@ beforeAll(async () => {
 
     dynamo = await startDynamo();
     await createDeclaredTable(dynamo, program.recorder.one("aws:dynamodb/table:Table", "data-notes"), archive.environment.NOTES_TABLE);
+    // The fair-use write counter.
+    await createDeclaredTable(dynamo, program.recorder.one("aws:dynamodb/table:Table", "data-limits"), archive.environment.LIMITS_TABLE);
     notes = await startFunction(archive, { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint });
 });
 
@@ -107,4 +109,23 @@ test("the shipped code answers bad input with a JSON 4xx, not a crash", async ()
     const anonymous = await call({ method: "GET", resource: "/notes", identityId: null });
     expect(anonymous).toMatchObject({ statusCode: 403, body: { error: { code: "Forbidden" } } });
     expect(notes.logs()).not.toMatch(/unhandled error/);
+});
+
+test("one identity writing at full speed gets 429 with Retry-After; another identity still writes", async () => {
+    const flooder = "us-east-1:33333333-3333-4333-8333-333333333333";
+    const bystander = "us-east-1:44444444-4444-4444-8444-444444444444";
+    // Pulumi.dev.yaml: limits.writesPerMinute 60. Up to 121 writes: even if a minute boundary falls between
+    // them, one of the two windows gets its 61st write.
+    let refused: Awaited<ReturnType<typeof call>> | undefined;
+    let accepted = 0;
+    for (let i = 0; i < 121 && refused === undefined; i++) {
+        const res = await call({ method: "POST", resource: "/notes", identityId: flooder, body: { headline: `n${i}` } });
+        if (res.statusCode === 429) refused = res;
+        else accepted += 1;
+    }
+    expect(accepted).toBeGreaterThanOrEqual(60);
+    expect(refused).toMatchObject({ statusCode: 429, body: { success: false, error: { code: "TooManyRequests" } } });
+    expect(Number(refused?.headers?.["retry-after"])).toBeGreaterThanOrEqual(1);
+    expect(refused?.body.error.retryAfterSeconds).toBe(Number(refused?.headers?.["retry-after"]));
+    expect((await call({ method: "POST", resource: "/notes", identityId: bystander, body: { headline: "mine" } })).statusCode).toBe(201);
 });

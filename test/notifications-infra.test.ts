@@ -27,11 +27,14 @@ beforeAll(async () => {
         },
         secretKeys,
     );
-}, 300_000); // several program loads: allow for a busy machine
+    // Four programs: generous under a loaded machine.
+}, 600_000);
 
 /** How the engine receives a secret value: encrypted in the state, never shown in plain text. */
 const secret = (value: string) => ({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value });
 const statements = (r: RecordedResource) => JSON.parse(r.inputs.policy).Statement;
+const LIMITS_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/data-limits-abc1234";
+const BLOCKS_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/notifications-blocks-abc1234";
 const document = (p: LoadedProgram) => JSON.parse(p.recorder.one("aws:apigateway/restApi:RestApi").inputs.body);
 
 describe("without push credentials", () => {
@@ -58,6 +61,7 @@ describe("without push credentials", () => {
                     "arn:aws:dynamodb:us-east-1:123456789012:table/notifications-devices-abc1234/index/*",
                 ],
             },
+            { Effect: "Allow", Action: ["dynamodb:UpdateItem"], Resource: [LIMITS_ARN] },
         ]);
         expect(statements(dev.recorder.one("aws:iam/rolePolicy:RolePolicy", "notifications-sender-policy")).slice(1)).toEqual([
             {
@@ -65,6 +69,8 @@ describe("without push credentials", () => {
                 Action: ["dynamodb:Query", "dynamodb:DeleteItem"],
                 Resource: ["arn:aws:dynamodb:us-east-1:123456789012:table/notifications-devices-abc1234"],
             },
+            { Effect: "Allow", Action: ["dynamodb:Query"], Resource: [BLOCKS_ARN] },
+            { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:UpdateItem"], Resource: [LIMITS_ARN] },
             { Effect: "Allow", Action: ["sns:Publish"], Resource: ["arn:aws:sns:us-east-1:123456789012:notifications-topic-abc1234"] },
             {
                 Effect: "Allow",
@@ -75,6 +81,13 @@ describe("without push credentials", () => {
         const env = dev.archives["notifications-sender"].environment;
         expect(env).toEqual({
             DEVICES_TABLE: "notifications-devices-abc1234",
+            BLOCKS_TABLE: "notifications-blocks-abc1234",
+            // Pulumi.dev.yaml's settings.
+            MAX_DEVICES_PER_IDENTITY: "10",
+            LIMITS_TABLE: "data-limits-abc1234",
+            WRITES_PER_MINUTE: "60",
+            NOTIFICATIONS_SENT_PER_HOUR: "30",
+            NOTIFICATIONS_RECEIVED_PER_HOUR: "60",
             NOTIFICATIONS_TOPIC_ARN: "arn:aws:sns:us-east-1:123456789012:notifications-topic-abc1234",
         });
     });
@@ -117,7 +130,7 @@ describe("with push credentials set as secrets", () => {
             "arn:aws:sns:us-east-1:123456789012:endpoint/APNS_SANDBOX/notifications-apns-abc1234/*",
             "arn:aws:sns:us-east-1:123456789012:endpoint/GCM/notifications-fcm-abc1234/*",
         ];
-        expect(statements(configured.recorder.one("aws:iam/rolePolicy:RolePolicy", "notifications-devices-policy")).slice(2)).toEqual([
+        expect(statements(configured.recorder.one("aws:iam/rolePolicy:RolePolicy", "notifications-devices-policy")).slice(3)).toEqual([
             { Effect: "Allow", Action: ["sns:CreatePlatformEndpoint"], Resource: apps },
             { Effect: "Allow", Action: ["sns:GetEndpointAttributes", "sns:SetEndpointAttributes", "sns:DeleteEndpoint"], Resource: endpoints },
         ]);
@@ -204,9 +217,72 @@ describe("routes", () => {
     });
 });
 
+describe("fair use, blocks and the devices cap", () => {
+    test("the limits table counts with a TTL, is never kept, and only the functions that count may update it", () => {
+        const limits = (p: LoadedProgram) => p.recorder.one("aws:dynamodb/table:Table", "data-limits");
+        expect(limits(dev).inputs).toMatchObject({
+            billingMode: "PAY_PER_REQUEST",
+            hashKey: "id",
+            attributes: [{ name: "id", type: "S" }],
+            ttl: { attributeName: "expiresAt", enabled: true },
+            serverSideEncryption: { enabled: true },
+        });
+        expect(limits(dev).inputs.rangeKey).toBeUndefined();
+        expect(limits(prod).retainOnDelete).toBe(false);
+        const users = dev.recorder
+            .all("aws:iam/rolePolicy:RolePolicy")
+            .filter((policy) => JSON.stringify(statements(policy)).includes(LIMITS_ARN))
+            .map((policy) => policy.name)
+            .sort();
+        expect(users).toEqual(["notes-function-policy", "notifications-blocks-policy", "notifications-devices-policy", "notifications-sender-policy"]);
+        expect(dev.archives["notes-function"].environment).toMatchObject({ LIMITS_TABLE: "data-limits-abc1234", WRITES_PER_MINUTE: "60" });
+        expect(prod.archives["notifications-sender"].environment).toMatchObject({
+            NOTIFICATIONS_SENT_PER_HOUR: "100",
+            NOTIFICATIONS_RECEIVED_PER_HOUR: "200",
+            MAX_DEVICES_PER_IDENTITY: "10",
+        });
+    });
+
+    test("the blocks routes proxy to a function of their own that may only use the blocks table and the write counter", () => {
+        const paths = document(dev).paths;
+        for (const [path, method] of [
+            ["/blocks", "get"],
+            ["/blocks/{identityId}", "put"],
+            ["/blocks/{identityId}", "delete"],
+        ]) {
+            expect(paths[path][method]["x-amazon-apigateway-integration"]).toMatchObject({
+                type: "aws_proxy",
+                uri: expect.stringContaining("function:notifications-blocks-abc1234/invocations"),
+            });
+            expect(paths[path][method].security).toEqual([{ sigv4: [], api_key: [] }]);
+        }
+        expect(statements(dev.recorder.one("aws:iam/rolePolicy:RolePolicy", "notifications-blocks-policy")).slice(1)).toEqual([
+            { Effect: "Allow", Action: ["dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"], Resource: [BLOCKS_ARN] },
+            { Effect: "Allow", Action: ["dynamodb:UpdateItem"], Resource: [LIMITS_ARN] },
+        ]);
+        expect(dev.recorder.one("aws:dynamodb/table:Table", "notifications-blocks").inputs).toMatchObject({
+            hashKey: "recipientId",
+            rangeKey: "senderId",
+        });
+    });
+
+    test("the devices cap and limits follow the stack file", async () => {
+        const custom = await loadProgram("dev", {
+            "mobile-backend:notifications": { maxDevicesPerIdentity: 3 },
+            "mobile-backend:limits": { writesPerMinute: 7, notificationsSentPerHour: 8, notificationsReceivedPerHour: 9 },
+        });
+        expect(custom.archives["notifications-devices"].environment).toMatchObject({
+            MAX_DEVICES_PER_IDENTITY: "3",
+            WRITES_PER_MINUTE: "7",
+            NOTIFICATIONS_SENT_PER_HOUR: "8",
+            NOTIFICATIONS_RECEIVED_PER_HOUR: "9",
+        });
+    }, 300_000);
+});
+
 describe("dev and prod", () => {
-    test("prod keeps the devices table on destroy, protected; dev deletes it", () => {
-        const table = (p: LoadedProgram) => p.recorder.one("aws:dynamodb/table:Table", "notifications-devices");
+    test.each(["notifications-devices", "notifications-blocks"])("prod keeps %s on destroy, protected; dev deletes it", (name) => {
+        const table = (p: LoadedProgram) => p.recorder.one("aws:dynamodb/table:Table", name);
         expect(table(prod).retainOnDelete).toBe(true);
         expect(table(prod).inputs).toMatchObject({ deletionProtectionEnabled: true, pointInTimeRecovery: { enabled: true } });
         expect(table(dev).retainOnDelete).toBe(false);

@@ -37,7 +37,9 @@ beforeAll(async () => {
     expect(sns.createApplication("GCM", env.FCM_APPLICATION_ARN.split("/").pop() ?? "")).toBe(env.FCM_APPLICATION_ARN);
     expect(sns.createTopic(env.NOTIFICATIONS_TOPIC_ARN.split(":").pop() ?? "")).toBe(env.NOTIFICATIONS_TOPIC_ARN);
     await createDeclaredTable(dynamo, configured.recorder.one("aws:dynamodb/table:Table", "notifications-devices"), env.DEVICES_TABLE);
-}, 300_000); // two program loads: allow for a busy machine
+    await createDeclaredTable(dynamo, configured.recorder.one("aws:dynamodb/table:Table", "notifications-blocks"), env.BLOCKS_TABLE);
+    await createDeclaredTable(dynamo, configured.recorder.one("aws:dynamodb/table:Table", "data-limits"), env.LIMITS_TABLE);
+}, 600_000);
 
 afterAll(async () => {
     await Promise.all(running.map((f) => f.stop()));
@@ -54,6 +56,8 @@ async function start(program: LoadedProgram, name: string): Promise<LocalFunctio
     return fn;
 }
 
+let requestCount = 0;
+
 /** The event API Gateway's mapping template makes of a request, rendered as VTL (local/apigateway.ts). */
 function asyncEvent(program: LoadedProgram, senderId: string, body: unknown): unknown {
     const doc = JSON.parse(program.recorder.one("aws:apigateway/restApi:RestApi").inputs.body);
@@ -61,7 +65,7 @@ function asyncEvent(program: LoadedProgram, senderId: string, body: unknown): un
     const rendered = renderMappingTemplate(
         template,
         { body: JSON.stringify(body) },
-        { context: { requestId: "local-request-1", identity: { cognitoIdentityId: senderId } } },
+        { context: { requestId: `local-request-${++requestCount}`, identity: { cognitoIdentityId: senderId } } },
     );
     return JSON.parse(rendered);
 }
@@ -175,4 +179,83 @@ test("bad input is refused: 400 from the devices route; the sender drops and log
     expect(await sender.invoke(asyncEvent(configured, alice, { recipientId: "someone", message: "hi" }))).toBeNull();
     expect(sns.publishes().length).toBe(before);
     expect(sender.logs()).toMatch(/recipientId/);
+});
+
+/** Whether the function's output (which arrives through a pipe, after the invocation's answer) comes to contain `text`. */
+async function logged(fn: LocalFunction, text: string): Promise<boolean> {
+    for (let attempt = 0; attempt < 100; attempt++) {
+        if (fn.logs().includes(text)) return true;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return fn.logs().includes(text);
+}
+
+describe("issue 8 in the shipped code", () => {
+    const carol = "us-east-1:33333333-3333-4333-8333-333333333333";
+    const dave = "us-east-1:44444444-4444-4444-8444-444444444444";
+    const erin = "us-east-1:55555555-5555-4555-8555-555555555555";
+
+    test("a blocked sender's notification is dropped, the block listed and lifted through the blocks function", async () => {
+        const blocks = await start(configured, "notifications-blocks");
+        const sender = await start(configured, "notifications-sender");
+        const put = await devices(blocks, { method: "PUT", resource: "/blocks/{identityId}", pathParameters: { identityId: dave }, identityId: carol });
+        expect(put).toMatchObject({ statusCode: 200, body: { success: true, identityId: dave, blocked: true } });
+        expect((await devices(blocks, { method: "GET", resource: "/blocks", identityId: carol })).body.blocked).toEqual([
+            { identityId: dave, createdAt: expect.any(String) },
+        ]);
+        const before = sns.publishes().length;
+        expect(await sender.invoke(asyncEvent(configured, dave, { recipientId: carol, message: "Hi" }))).toMatchObject({ dropped: "blocked" });
+        expect(sns.publishes().length).toBe(before);
+
+        await devices(blocks, { method: "DELETE", resource: "/blocks/{identityId}", pathParameters: { identityId: dave }, identityId: carol });
+        expect(await sender.invoke(asyncEvent(configured, dave, { recipientId: carol, message: "Hi" }))).not.toHaveProperty("dropped");
+        expect(sns.publishes().length).toBe(before + 1);
+    });
+
+    test("the oversized notification of reproduction 2 is dropped without a publish or a retry", async () => {
+        const sender = await start(configured, "notifications-sender");
+        const before = sns.publishes().length;
+        const body = { recipientId: carol, message: "Hello", data: { ['"'.repeat(66_000)]: "v" } };
+        expect(await sender.invoke(asyncEvent(configured, erin, body))).toBeNull();
+        expect(sns.publishes().length).toBe(before);
+        expect(await logged(sender, "data keys must be 1–64 characters")).toBe(true);
+    });
+
+    test("text that hides or reverses itself is dropped: a zero-width message, a right-to-left override", async () => {
+        const sender = await start(configured, "notifications-sender");
+        const before = sns.publishes().length;
+        expect(await sender.invoke(asyncEvent(configured, erin, { recipientId: carol, message: "\u200B" }))).toBeNull();
+        expect(await sender.invoke(asyncEvent(configured, erin, { recipientId: carol, title: "\u202Eevil", message: "x" }))).toBeNull();
+        expect(sns.publishes().length).toBe(before);
+        expect(await logged(sender, "message must contain a visible character.")).toBe(true);
+        expect(await logged(sender, "title must not contain the bidirectional formatting character U+202E")).toBe(true);
+    });
+
+    test("the 11th device replaces the least recently registered, and its endpoint is deleted", async () => {
+        const registrar = await start(configured, "notifications-devices");
+        const owner = "us-east-1:66666666-6666-4666-8666-666666666666";
+        const ids: string[] = [];
+        for (let i = 0; i < 11; i++) {
+            const res = await devices(registrar, { method: "POST", resource: "/devices", identityId: owner, body: { platform: "android", token: `cap-token-${i}` } });
+            expect(res.statusCode).toBe(201);
+            ids.push(res.body.deviceId);
+        }
+        const listed = (await devices(registrar, { method: "GET", resource: "/devices", identityId: owner })).body.devices;
+        expect(listed.map((d: { deviceId: string }) => d.deviceId).sort()).toEqual(ids.slice(1).sort());
+        expect([...sns.endpoints().keys()].some((arn) => arn.endsWith(`/${ids[0]}`))).toBe(false);
+    });
+
+    test("writes over limits.writesPerMinute answer 429 with Retry-After", async () => {
+        const blocks = await start(configured, "notifications-blocks");
+        const writer = "us-east-1:77777777-7777-4777-8777-777777777777";
+        // Pulumi.dev.yaml: 60 a minute. Up to 121 writes, so that a minute boundary cannot hide the limit.
+        let refused: Awaited<ReturnType<typeof devices>> | undefined;
+        for (let i = 0; i < 121 && refused === undefined; i++) {
+            const res = await devices(blocks, { method: "PUT", resource: "/blocks/{identityId}", pathParameters: { identityId: dave }, identityId: writer });
+            if (res.statusCode === 429) refused = res;
+            else expect(res.statusCode).toBe(200);
+        }
+        expect(refused).toMatchObject({ statusCode: 429, body: { success: false, error: { code: "TooManyRequests" } } });
+        expect(Number(refused?.headers?.["retry-after"])).toBeGreaterThanOrEqual(1);
+    });
 });

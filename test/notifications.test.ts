@@ -614,7 +614,8 @@ describe("sendNotification delivery", () => {
         for (let i = 0; i < 12; i++) devices.push(await putDevice(recipient, "android", { padding: "p".repeat(100_000) }));
         const querySpy = jest.spyOn(db, "send");
         try {
-            const result = await send({ recipientId: recipient, message: "Hi" });
+            const settings = { ...settingsWith(BOTH, newLog()), maxDevicesPerIdentity: 20 };
+            const result = await sendNotification(requestEvent({ recipientId: recipient, message: "Hi" }), { db, sns }, settings);
             expect(result).toMatchObject({ endpoints: 12, delivered: 12 });
             expect(querySpy.mock.calls.length).toBeGreaterThan(1);
         } finally {
@@ -649,10 +650,13 @@ describe("sendNotification delivery", () => {
                 level: "info",
                 requestId: "req-0001",
                 devices: 1,
+                ignoredDevices: 0,
                 skippedDevices: 0,
+                alreadyDelivered: 0,
                 endpoints: 1,
                 delivered: 1,
                 removedDevices: 0,
+                refused: 0,
                 failed: 0,
                 topicPublished: true,
             },
@@ -783,16 +787,23 @@ describe("sendNotification failures to retry", () => {
         expect(publishTo(phone.endpointArn)).toBeDefined();
     });
 
-    it("does not remove a device for an InvalidParameter about something other than the endpoint", async () => {
+    it("neither removes the device nor retries for an InvalidParameter about something other than the endpoint", async () => {
         const recipient = identity();
         const phone = await putDevice(recipient, "ios");
         snsMock.on(PublishCommand).callsFake((input: PublishCommandInput) => {
             if (input.TargetArn !== undefined) throw snsError(InvalidParameterException, "Invalid parameter: Message too long");
             return { MessageId: "m" };
         });
-        await expect(send({ recipientId: recipient, message: "Hi" })).rejects.toThrow(/1 of 2/);
+        const log = newLog();
+        // Permanent: a retry could only repeat the deliveries that succeeded.
+        await expect(send({ recipientId: recipient, message: "Hi" }, BOTH, log)).resolves.toMatchObject({ endpoints: 1, delivered: 0 });
         expect(deletedEndpoints()).toEqual([]);
         expect(await storedDevice(phone)).toBeDefined();
+        expect(log.lines).toContainEqual({
+            message: "push refused by SNS for good; not retried",
+            details: expect.objectContaining({ level: "error", deviceId: phone.deviceId }),
+        });
+        expect(log.lines.at(-1)?.details).toMatchObject({ refused: 1, failed: 0 });
     });
 
     it("throws, having published nothing, when the devices cannot be read", async () => {

@@ -42,7 +42,7 @@ beforeAll(async () => {
     program = await loadProgram("dev", CREDENTIALS, CREDENTIAL_SECRET_KEYS);
 });
 
-test.each(["notes-function", "search-indexer", "search-function", "notifications-devices", "notifications-sender"])(
+test.each(["notes-function", "search-indexer", "search-function", "notifications-devices", "notifications-sender", "notifications-blocks"])(
     "%s: its role allows exactly the calls its shipped code makes",
     (name) => {
         const code = program.archives[name].files["__index.js"];

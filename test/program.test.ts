@@ -235,8 +235,10 @@ describe("api tier", () => {
             Object.entries(methods as Record<string, any>).map(([method, op]) => ({ route: `${method} ${path}`, op })),
         );
         expect(operations.map((o) => o.route).sort()).toEqual([
+            "delete /blocks/{identityId}",
             "delete /devices/{deviceId}",
             "delete /notes/{noteId}",
+            "get /blocks",
             "get /devices",
             "get /notes",
             "get /notes/{noteId}",
@@ -244,6 +246,7 @@ describe("api tier", () => {
             "post /devices",
             "post /notes",
             "post /notifications",
+            "put /blocks/{identityId}",
             "put /notes/{noteId}",
         ]);
         const notesFunctionArn = "arn:aws:lambda:us-east-1:123456789012:function:notes-function-abc1234";
@@ -358,6 +361,8 @@ describe("notes function", () => {
                     "arn:aws:dynamodb:us-east-1:123456789012:table/data-notes-abc1234/index/*",
                 ],
             },
+            // The write counter (fair use per identity).
+            { Effect: "Allow", Action: ["dynamodb:UpdateItem"], Resource: ["arn:aws:dynamodb:us-east-1:123456789012:table/data-limits-abc1234"] },
         ]);
         const role = dev.recorder.one("aws:iam/role:Role", "notes-function-role");
         expect(statements(role, "assumeRolePolicy")).toEqual([

@@ -30,8 +30,8 @@ beforeAll(async () => {
     });
     disabled = await loadProgram("dev", { "mobile-backend:search": { engine: "none" } });
     adopted = await loadProgram("dev", { "mobile-backend:search": { engine: "cloudsearch", domainName: "team-notes" } });
-    // Loading the program under mocks is slow on a busy machine.
-}, 300_000);
+    // Four programs: more than the default minute on a machine shared by several test runs.
+}, 600_000);
 
 const policy = (r: RecordedResource, key = "policy") => JSON.parse(r.inputs[key]).Statement;
 const searchRoute = (p: LoadedProgram) =>

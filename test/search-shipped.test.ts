@@ -36,6 +36,8 @@ beforeAll(async () => {
 
     dynamo = await startDynamo();
     await createDeclaredTable(dynamo, program.recorder.one("aws:dynamodb/table:Table", "data-notes"), tableName);
+    // The notes function counts writes per identity in the limits table.
+    await createDeclaredTable(dynamo, program.recorder.one("aws:dynamodb/table:Table", "data-limits"), archives["notes-function"].environment.LIMITS_TABLE);
     cloudsearch = await startCloudSearch({ verifySignature: { secretAccessKey: "local" } });
     changes = new ChangeCapture(dynamo, tableName, ["ownerId", "noteId"]);
 

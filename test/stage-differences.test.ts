@@ -23,6 +23,7 @@ const KEPT = [
     ["aws:cognito/identityPool:IdentityPool", "identity-identities", "identity"],
     ["aws:dynamodb/table:Table", "data-notes", "data"],
     ["aws:dynamodb/table:Table", "notifications-devices", "notifications"],
+    ["aws:dynamodb/table:Table", "notifications-blocks", "notifications"],
     ["aws:s3/bucket:Bucket", "media-uploads", "media"],
 ];
 
@@ -86,6 +87,7 @@ describe("adoptAfterDestroy", () => {
             "identity-identities": "identity-identities-id",
             "data-notes": "data-notes-id",
             "notifications-devices": "notifications-devices-id",
+            "notifications-blocks": "notifications-blocks-id",
             "media-uploads": "media-uploads-id",
         });
         // Imported with the provider version the program pins.
