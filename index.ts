@@ -5,6 +5,7 @@ import { loadStageConfig } from "./infra/config";
 import { Data } from "./infra/data";
 import { Identity } from "./infra/identity";
 import { Media, UPLOADS_PREFIX } from "./infra/media";
+import { Monitoring, type MonitoredFunction, type MonitoredQueue } from "./infra/monitoring";
 import { NotesService } from "./infra/notes";
 import { Notifications } from "./infra/notifications";
 import { Search } from "./infra/search";
@@ -16,6 +17,7 @@ const functionSettings = {
     memoryMb: config.functions.memoryMb,
     timeoutSeconds: config.functions.timeoutSeconds,
     logRetentionDays: config.logRetentionDays,
+    tracing: config.monitoring.tracing,
 };
 
 const media = new Media("media", {
@@ -64,12 +66,45 @@ const api = new Api("api", {
     quota: { limit: config.api.quotaLimit, period: config.api.quotaPeriod },
     logRetentionDays: config.logRetentionDays,
     manageAccountLogging: config.api.manageAccountLogging,
+    tracing: config.monitoring.tracing,
 });
 const identity = new Identity("identity", {
     apiInvokeArn: api.invokeArn,
     uploadsBucketArn: media.bucket.arn,
     allowGuests: config.identity.allowGuests,
+    email: config.identity.email,
     retain,
+});
+
+// Every function and failure queue of the stage: a new one is one more line here.
+const functions: (MonitoredFunction | false)[] = [
+    { label: "notes", function: notes.function },
+    !!search.searchFunction && { label: "search", function: search.searchFunction },
+    !!search.indexer && { label: "search-indexer", function: search.indexer, invocation: "stream" },
+    { label: "devices", function: notifications.devicesFunction },
+    { label: "notifications-sender", function: notifications.senderFunction, invocation: "async" },
+];
+const failureQueues: (MonitoredQueue | false)[] = [
+    !!search.failedRecords && { label: "search-failed-records", queue: search.failedRecords },
+    { label: "notifications-failed-pushes", queue: notifications.failedPushes },
+];
+const monitoring = new Monitoring("monitoring", {
+    alarmEmails: config.monitoring.alarmEmails,
+    api: { restApiName: api.restApi.name, stageName: api.stage.stageName },
+    functions: functions.filter((f): f is MonitoredFunction => f !== false),
+    failureQueues: failureQueues.filter((q): q is MonitoredQueue => q !== false),
+    push: {
+        topicName: notifications.topic.name,
+        applicationArns: notifications.platformApplications.map((a) => a.arn),
+    },
+    thresholds: {
+        functionErrors: config.monitoring.functionErrors,
+        functionThrottles: config.monitoring.functionThrottles,
+        api5xxRatePercent: config.monitoring.api5xxRatePercent,
+        apiP99LatencyMs: config.monitoring.apiP99LatencyMs,
+        iteratorAgeSeconds: config.monitoring.iteratorAgeSeconds,
+        freeStorageMb: config.monitoring.freeStorageMb,
+    },
 });
 
 export const apiUrl = api.url;
@@ -84,6 +119,9 @@ export const mediaBaseUrl = media.baseUrl;
 export const notificationsTopicArn = notifications.topic.arn;
 /** What backs `/search` on this stage: a created domain, an adopted one (and the fields it got), or none. */
 export const searchEngine = search.summary;
+/** The stage's CloudWatch dashboard, and the topic its alarms notify. */
+export const dashboardUrl = monitoring.dashboardUrl;
+export const alarmTopicArn = monitoring.alarmTopic.arn;
 /** Everything the mobile app needs, in one object (`pulumi stack output clientConfig --show-secrets`). */
 export const clientConfig = pulumi.secret({
     apiUrl,

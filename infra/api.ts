@@ -56,6 +56,8 @@ export interface ApiArgs {
      * needs. Default `true`; turn off when another stack already sets it.
      */
     manageAccountLogging?: boolean;
+    /** X-Ray tracing of the stage's requests. Default `false`. */
+    tracing?: boolean;
 }
 
 /** Error bodies of API Gateway's own responses take the shape the functions use. */
@@ -166,6 +168,7 @@ export class Api extends pulumi.ComponentResource {
                 restApi: this.restApi.id,
                 deployment: deployment.id,
                 stageName: args.stageName,
+                xrayTracingEnabled: args.tracing ?? false,
                 accessLogSettings: {
                     destinationArn: accessLogs.arn,
                     format: JSON.stringify({

@@ -13,6 +13,22 @@ export interface IdentityArgs {
      * signed-in users. Turns on the identity pool's classic flow, see {@link Identity}. Default `false`.
      */
     allowGuests?: boolean;
+    /**
+     * Send verification and recovery emails through this verified Amazon SES identity (the user pool's
+     * `DEVELOPER` email sending account) instead of Cognito's default sender, which sends only a few
+     * emails a day. The identity must be in the user pool's region and let Cognito send from it (see
+     * the README, "Email (SES)"). Default: Cognito's default sender.
+     */
+    email?: {
+        /** The sender address: the SES identity, or an address of its domain. */
+        fromAddress: string;
+        /** ARN of the verified SES identity. */
+        sesIdentityArn: string;
+        /** SES configuration set applied to the emails. Default: none. */
+        configurationSet?: string;
+        /** Reply-to address. Default: none. */
+        replyTo?: string;
+    };
     /** Keep the user pool (and its users) when the stack is destroyed, with deletion protection. Default `false`. */
     retain?: boolean;
 }
@@ -49,7 +65,7 @@ export class Identity extends pulumi.ComponentResource {
         const allowGuests = args.allowGuests ?? false;
         const retain = args.retain ?? false;
 
-        this.userPool = this.createUserPool(name, retain);
+        this.userPool = this.createUserPool(name, retain, args.email);
         this.userPoolClient = this.createUserPoolClient(name);
         this.identityPool = this.createIdentityPool(name, allowGuests);
         const signedIn = this.createRole(name, "signed-in", "authenticated", args);
@@ -74,7 +90,7 @@ export class Identity extends pulumi.ComponentResource {
         });
     }
 
-    private createUserPool(name: string, retain: boolean): aws.cognito.UserPool {
+    private createUserPool(name: string, retain: boolean, email: IdentityArgs["email"]): aws.cognito.UserPool {
         return new aws.cognito.UserPool(
             `${name}-users`,
             {
@@ -93,6 +109,15 @@ export class Identity extends pulumi.ComponentResource {
                 mfaConfiguration: "OPTIONAL",
                 softwareTokenMfaConfiguration: { enabled: true },
                 deletionProtection: retain ? "ACTIVE" : "INACTIVE",
+                emailConfiguration: email
+                    ? {
+                          emailSendingAccount: "DEVELOPER",
+                          sourceArn: email.sesIdentityArn,
+                          fromEmailAddress: email.fromAddress,
+                          configurationSet: email.configurationSet,
+                          replyToEmailAddress: email.replyTo,
+                      }
+                    : { emailSendingAccount: "COGNITO_DEFAULT" },
             },
             { parent: this, retainOnDelete: retain },
         );

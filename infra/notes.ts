@@ -18,6 +18,8 @@ export interface NotesServiceArgs {
     timeoutSeconds: number;
     /** Retention of the function's logs in days. */
     logRetentionDays: number;
+    /** X-Ray active tracing of the functions. Default `false`. */
+    tracing?: boolean;
 }
 
 /**
@@ -64,6 +66,7 @@ export class NotesService extends pulumi.ComponentResource {
                 memoryMb: args.memoryMb,
                 timeoutSeconds: args.timeoutSeconds,
                 logRetentionDays: args.logRetentionDays,
+                tracing: args.tracing,
             },
             { parent: this },
         );

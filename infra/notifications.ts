@@ -55,6 +55,8 @@ export interface NotificationsArgs {
     timeoutSeconds: number;
     /** Retention of the functions' logs, in days. */
     logRetentionDays: number;
+    /** X-Ray active tracing of the functions. Default `false`. */
+    tracing?: boolean;
 }
 
 /** SQS's longest retention: a push that could not be delivered can be looked at for two weeks. */
@@ -73,6 +75,12 @@ export class Notifications extends pulumi.ComponentResource {
     public readonly topic: aws.sns.Topic;
     /** The queue that keeps notifications that could not be delivered after the retries. */
     public readonly failedPushes: aws.sqs.Queue;
+    /** The `/devices` function (for monitoring). */
+    public readonly devicesFunction: aws.lambda.Function;
+    /** The asynchronous sender behind `POST /notifications` (for monitoring). */
+    public readonly senderFunction: aws.lambda.Function;
+    /** The APNs and FCM platform applications that exist on this stage (for monitoring). */
+    public readonly platformApplications: aws.sns.PlatformApplication[];
 
     constructor(name: string, args: NotificationsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mobile-backend:index:Notifications", name, {}, opts);
@@ -101,6 +109,9 @@ export class Notifications extends pulumi.ComponentResource {
 
         const registrar = this.createDevicesFunction(name, args, devices, applications, environment);
         const sender = this.createNotificationFunction(name, args, devices, applications, environment);
+        this.devicesFunction = registrar.function;
+        this.senderFunction = sender.function;
+        this.platformApplications = applications;
         this.api = [
             {
                 name: "devices",
@@ -190,6 +201,7 @@ export class Notifications extends pulumi.ComponentResource {
                 memoryMb: args.memoryMb,
                 timeoutSeconds: args.timeoutSeconds,
                 logRetentionDays: args.logRetentionDays,
+                tracing: args.tracing,
             },
             { parent: this },
         );
@@ -222,6 +234,7 @@ export class Notifications extends pulumi.ComponentResource {
                 memoryMb: args.memoryMb,
                 timeoutSeconds: args.timeoutSeconds,
                 logRetentionDays: args.logRetentionDays,
+                tracing: args.tracing,
             },
             { parent: this },
         );

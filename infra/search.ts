@@ -34,6 +34,8 @@ export interface SearchArgs {
     timeoutSeconds: number;
     /** Retention of the functions' logs, in days. */
     logRetentionDays: number;
+    /** X-Ray active tracing of the functions. Default `false`. */
+    tracing?: boolean;
 }
 
 /** Lambda gives a stream batch this long; uploads of up to 5 MB per call need more than an API call does. */
@@ -76,6 +78,10 @@ export class Search extends pulumi.ComponentResource {
     public readonly domainName: pulumi.Output<string> | undefined;
     /** The queue that keeps stream records the indexer could not index, if search is on. */
     public readonly failedRecords: aws.sqs.Queue | undefined;
+    /** The stream function that keeps the index in sync, if search is on (for monitoring). */
+    public readonly indexer: aws.lambda.Function | undefined;
+    /** The function behind `GET /search`, if search is on (for monitoring). */
+    public readonly searchFunction: aws.lambda.Function | undefined;
     /** What backs search on this stage, for the stack outputs (an adopted domain lists the fields it got). */
     public readonly summary: pulumi.Output<SearchSummary>;
 
@@ -113,6 +119,8 @@ export class Search extends pulumi.ComponentResource {
         );
         const indexer = this.createIndexer(name, args, domain, this.failedRecords);
         const searcher = this.createSearchFunction(name, args, domain);
+        this.indexer = indexer.function;
+        this.searchFunction = searcher.function;
         if (domain.owned) {
             this.restrictDomainAccess(name, domain, indexer.role, searcher.role);
         }
@@ -210,6 +218,7 @@ export class Search extends pulumi.ComponentResource {
                 memoryMb: args.memoryMb,
                 timeoutSeconds: INDEXER_TIMEOUT_SECONDS,
                 logRetentionDays: args.logRetentionDays,
+                tracing: args.tracing,
             },
             { parent: this },
         );
@@ -252,6 +261,7 @@ export class Search extends pulumi.ComponentResource {
                 memoryMb: args.memoryMb,
                 timeoutSeconds: args.timeoutSeconds,
                 logRetentionDays: args.logRetentionDays,
+                tracing: args.tracing,
             },
             { parent: this },
         );
