@@ -29,6 +29,8 @@ export interface AppFunctionArgs<E, R> {
     timeoutSeconds: number;
     /** Retention of the function's log group, in days. */
     logRetentionDays: number;
+    /** Packages of {@link OPT_IN_PACKAGES} this function's code requires, bundled into its archive. Default: none. */
+    bundle?: string[];
     /** X-Ray active tracing, with the role allowed to send traces. Default `false`. */
     tracing?: boolean;
 }
@@ -49,6 +51,14 @@ export const XRAY_WRITE_STATEMENT = {
  */
 export const RUNTIME_PROVIDED_PACKAGES: readonly string[] = Object.keys(dependencies).filter((name) =>
     name.startsWith("@aws-sdk/"),
+);
+
+/**
+ * The program's other runtime dependencies (a SigV4 signer, …): Pulumi would put every `dependencies`
+ * entry of package.json in every archive, so each is left out unless a function asks for it (`bundle`).
+ */
+export const OPT_IN_PACKAGES: readonly string[] = Object.keys(dependencies).filter(
+    (name) => !name.startsWith("@aws-sdk/") && !name.startsWith("@pulumi/"),
 );
 
 /** The runtime every function of this program runs on. */
@@ -130,7 +140,12 @@ export class AppFunction<E, R> extends pulumi.ComponentResource {
                 tracingConfig: args.tracing ? { mode: "Active" } : undefined,
                 loggingConfig: { logFormat: "JSON", logGroup: this.logGroup.name, applicationLogLevel: "INFO", systemLogLevel: "WARN" },
                 // A fresh array: CallbackFunction appends to the one it is given.
-                codePathOptions: { extraExcludePackages: [...RUNTIME_PROVIDED_PACKAGES] },
+                codePathOptions: {
+                    extraExcludePackages: [
+                        ...RUNTIME_PROVIDED_PACKAGES,
+                        ...OPT_IN_PACKAGES.filter((name) => !(args.bundle ?? []).includes(name)),
+                    ],
+                },
             },
             // The role must be able to write logs before the first invocation.
             { parent: this, dependsOn: [policy] },

@@ -184,6 +184,8 @@ export const REPLACED_PLACEHOLDERS = {
     email: {
         fromAddress: "no-reply@mail.notes-app.test",
         sesIdentityArn: `arn:aws:ses:${REGION}:${ACCOUNT}:identity/mail.notes-app.test`,
+        configurationSet: "mobile-backend-prod",
+        replyTo: "support@notes-app.test",
     },
     alarmEmails: ["oncall@notes-app.test"],
 };
