@@ -297,3 +297,117 @@ describe("user pool email", () => {
         });
     });
 });
+
+describe("an OpenSearch Service domain handed to the component", () => {
+    let recorder: Recorder;
+
+    beforeAll(async () => {
+        await jest.isolateModulesAsync(async () => {
+            const mocks = await import("./support/mocks");
+            recorder = mocks.installMocks("dev", mocks.stackConfig("dev"));
+            const pulumi = await import("@pulumi/pulumi");
+            const aws = await import("@pulumi/aws");
+            const { Monitoring } = await import("../infra/monitoring");
+            const fn = new aws.lambda.Function("fn", {
+                role: arn("iam", "role/fn"),
+                runtime: "nodejs22.x",
+                handler: "index.handler",
+                code: new pulumi.asset.AssetArchive({}),
+            });
+            const queue = new aws.sqs.Queue("failures", {});
+            const common = {
+                api: { restApiName: "notes-api", stageName: "dev" },
+                functions: [{ label: "fn", function: fn }],
+                failureQueues: [{ label: "failures", queue }],
+            };
+            new Monitoring("watch", { ...common, searchDomain: { domainName: "notes-search" }, thresholds: { freeStorageMb: 5120 } });
+            new Monitoring("single", { ...common, searchDomain: { domainName: "notes-search", yellowAlarm: false } });
+            await mocks.settle(recorder);
+        });
+    });
+
+    const topic = (component: string) => arn("sns", `${component}-alarms-abc1234`);
+    const domain = { DomainName: "notes-search", ClientId: ACCOUNT };
+
+    test("cluster red and yellow and free storage, in AWS/ES with the domain and the account as dimensions", () => {
+        const alarms = recorder.all(ALARM).filter((a) => a.name.startsWith("watch-search-")).map(alarmOf).sort(byName);
+        const base = { extendedStatistic: undefined, alarmActions: [topic("watch")], okActions: [topic("watch")], namespace: "AWS/ES", dimensions: domain, period: 60 };
+        expect(alarms).toEqual(
+            [
+                {
+                    ...base,
+                    name: "mobile-backend-dev-search-cluster-red",
+                    metricName: "ClusterStatus.red",
+                    statistic: "Maximum",
+                    evaluationPeriods: 1,
+                    datapointsToAlarm: undefined,
+                    threshold: 1,
+                    comparisonOperator: "GreaterThanOrEqualToThreshold",
+                    treatMissingData: "breaching",
+                },
+                {
+                    ...base,
+                    name: "mobile-backend-dev-search-cluster-yellow",
+                    metricName: "ClusterStatus.yellow",
+                    statistic: "Maximum",
+                    evaluationPeriods: 5,
+                    datapointsToAlarm: 5,
+                    threshold: 1,
+                    comparisonOperator: "GreaterThanOrEqualToThreshold",
+                    treatMissingData: "notBreaching",
+                },
+                {
+                    ...base,
+                    name: "mobile-backend-dev-search-free-storage",
+                    metricName: "FreeStorageSpace",
+                    statistic: "Minimum",
+                    evaluationPeriods: 1,
+                    datapointsToAlarm: undefined,
+                    threshold: 5120,
+                    comparisonOperator: "LessThanOrEqualToThreshold",
+                    treatMissingData: "notBreaching",
+                },
+            ].sort(byName),
+        );
+    });
+
+    test("a single-node domain can leave out the yellow alarm and keeps the default free-storage threshold", () => {
+        const names = recorder.all(ALARM).filter((a) => a.name.startsWith("single-search-")).map((a) => a.name).sort();
+        expect(names).toEqual(["single-search-cluster-red", "single-search-free-storage"]);
+        expect(recorder.one(ALARM, "single-search-free-storage").inputs.threshold).toBe(2048);
+    });
+
+    test("the dashboard shows the domain's health, storage and latency", () => {
+        const body = JSON.parse(recorder.one("aws:cloudwatch/dashboard:Dashboard", "watch-dashboard").inputs.dashboardBody);
+        const rows = body.widgets.flatMap((w: { properties: { metrics?: unknown[][] } }) => w.properties.metrics ?? []);
+        const es = rows.filter((r: unknown[]) => r[0] === "AWS/ES").map((r: unknown[]) => r.slice(1, 6).join(" "));
+        expect(es).toEqual([
+            `ClusterStatus.red DomainName notes-search ClientId ${ACCOUNT}`,
+            `ClusterStatus.yellow DomainName notes-search ClientId ${ACCOUNT}`,
+            `FreeStorageSpace DomainName notes-search ClientId ${ACCOUNT}`,
+            `SearchLatency DomainName notes-search ClientId ${ACCOUNT}`,
+            `IndexingLatency DomainName notes-search ClientId ${ACCOUNT}`,
+        ]);
+    });
+
+    test("two functions or queues with one label are refused", async () => {
+        await jest.isolateModulesAsync(async () => {
+            const mocks = await import("./support/mocks");
+            mocks.installMocks("dev", mocks.stackConfig("dev"));
+            const aws = await import("@pulumi/aws");
+            const { Monitoring } = await import("../infra/monitoring");
+            const queue = new aws.sqs.Queue("q", {});
+            expect(
+                () =>
+                    new Monitoring("twice", {
+                        api: { restApiName: "notes-api", stageName: "dev" },
+                        functions: [],
+                        failureQueues: [
+                            { label: "failures", queue },
+                            { label: "failures", queue },
+                        ],
+                    }),
+            ).toThrow("Two alarms of twice are named failures-queue-not-empty");
+        });
+    });
+});
