@@ -16,8 +16,9 @@ export interface IdentityArgs {
     /**
      * Send verification and recovery emails through this verified Amazon SES identity (the user pool's
      * `DEVELOPER` email sending account) instead of Cognito's default sender, which sends only a few
-     * emails a day. The identity must be in the user pool's region and let Cognito send from it (see
-     * the README, "Email (SES)"). Default: Cognito's default sender.
+     * emails a day. The identity must be verified in the user pool's region; Cognito sends through its
+     * service-linked role `AWSServiceRoleForAmazonCognitoIdpEmailService` ("Authorizing Amazon Cognito to
+     * send Amazon SES email on your behalf"; README, "Email (SES)"). Default: Cognito's default sender.
      */
     email?: {
         /** The sender address: the SES identity, or an address of its domain. */
