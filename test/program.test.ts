@@ -45,6 +45,7 @@ describe("every stage", () => {
             "mobile-backend:index:Data",
             "mobile-backend:index:Identity",
             "mobile-backend:index:Media",
+            "mobile-backend:index:Monitoring",
             "mobile-backend:index:NotesService",
             "mobile-backend:index:Notifications",
             "mobile-backend:index:Search",
