@@ -14,7 +14,8 @@ beforeAll(async () => {
     dev = await loadProgram("dev");
     // With push credentials, so that the platform applications' delivery is on the dashboard.
     prod = await loadProgram("prod", CREDENTIALS, CREDENTIAL_SECRET_KEYS);
-});
+    // Two programs: about 10 s each on an idle machine, several times that on a shared one.
+}, 180_000);
 
 const ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm";
 const arn = (service: string, resource: string) => `arn:aws:${service}:${REGION}:${ACCOUNT}:${resource}`;
@@ -324,7 +325,7 @@ describe("an OpenSearch Service domain handed to the component", () => {
             new Monitoring("single", { ...common, searchDomain: { domainName: "notes-search", yellowAlarm: false } });
             await mocks.settle(recorder);
         });
-    });
+    }, 120_000);
 
     const topic = (component: string) => arn("sns", `${component}-alarms-abc1234`);
     const domain = { DomainName: "notes-search", ClientId: ACCOUNT };
