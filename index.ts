@@ -7,6 +7,7 @@ import { Data } from "./infra/data";
 import { Firewall } from "./infra/firewall";
 import { Identity } from "./infra/identity";
 import { Media, UPLOADS_PREFIX } from "./infra/media";
+import { Monitoring, type MonitoredFunction, type MonitoredQueue } from "./infra/monitoring";
 import { NotesService } from "./infra/notes";
 import { Notifications } from "./infra/notifications";
 import { Search } from "./infra/search";
@@ -18,6 +19,7 @@ const functionSettings = {
     memoryMb: config.functions.memoryMb,
     timeoutSeconds: config.functions.timeoutSeconds,
     logRetentionDays: config.logRetentionDays,
+    tracing: config.monitoring.tracing,
 };
 
 const media = new Media("media", {
@@ -72,6 +74,7 @@ const api = new Api("api", {
     quota: { limit: config.api.quotaLimit, period: config.api.quotaPeriod },
     logRetentionDays: config.logRetentionDays,
     manageAccountLogging: config.api.manageAccountLogging,
+    tracing: config.monitoring.tracing,
 });
 if (config.api.waf) {
     new Firewall("waf", { stageArn: api.stage.arn, ...config.api.waf });
@@ -80,7 +83,43 @@ const identity = new Identity("identity", {
     apiInvokeArn: api.invokeArn,
     uploadsBucketArn: media.bucket.arn,
     allowGuests: config.identity.allowGuests,
+    email: config.identity.email,
     retain,
+});
+
+// Every function and failure queue of the stage: a new one is one more line here.
+const functions: (MonitoredFunction | false)[] = [
+    { label: "notes", function: notes.function },
+    !!search.searchFunction && { label: "search", function: search.searchFunction },
+    !!search.indexer && { label: "search-indexer", function: search.indexer, invocation: "stream" },
+    { label: "devices", function: notifications.devicesFunction },
+    { label: "notifications-sender", function: notifications.senderFunction, invocation: "async" },
+    { label: "blocks", function: notifications.blocksFunction },
+];
+const failureQueues: (MonitoredQueue | false)[] = [
+    !!search.failedRecords && { label: "search-failed-records", queue: search.failedRecords },
+    { label: "notifications-failed-pushes", queue: notifications.failedPushes },
+];
+const monitoring = new Monitoring("monitoring", {
+    alarmEmails: config.monitoring.alarmEmails,
+    api: { restApiName: api.restApi.name, stageName: api.stage.stageName },
+    functions: functions.filter((f): f is MonitoredFunction => f !== false),
+    failureQueues: failureQueues.filter((q): q is MonitoredQueue => q !== false),
+    // The OpenSearch domain's health (a CloudSearch domain has no such metrics). Its index has a replica only
+    // when the domain has a second node, so a one-node domain is green, not yellow.
+    searchDomain: config.search.engine === "opensearch" && search.domainName ? { domainName: search.domainName } : undefined,
+    push: {
+        topicName: notifications.topic.name,
+        applicationArns: notifications.platformApplications.map((a) => a.arn),
+    },
+    thresholds: {
+        functionErrors: config.monitoring.functionErrors,
+        functionThrottles: config.monitoring.functionThrottles,
+        api5xxRatePercent: config.monitoring.api5xxRatePercent,
+        apiP99LatencyMs: config.monitoring.apiP99LatencyMs,
+        iteratorAgeSeconds: config.monitoring.iteratorAgeSeconds,
+        freeStorageMb: config.monitoring.freeStorageMb,
+    },
 });
 
 export const apiUrl = api.url;
@@ -97,6 +136,9 @@ export const notificationsTopicArn = notifications.topic.arn;
 export const searchEngine = search.summary;
 /** The notes table, for `npm run reindex` (which scans it to rebuild the search index). */
 export const notesTable = data.notesTable.name;
+/** The stage's CloudWatch dashboard, and the topic its alarms notify. */
+export const dashboardUrl = monitoring.dashboardUrl;
+export const alarmTopicArn = monitoring.alarmTopic.arn;
 /** Everything the mobile app needs, in one object (`pulumi stack output clientConfig --show-secrets`). */
 export const clientConfig = pulumi.secret({
     apiUrl,

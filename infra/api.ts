@@ -59,6 +59,8 @@ export interface ApiArgs {
      * never turns off another stage's logging. Default `true`; turn off when another stack sets it.
      */
     manageAccountLogging?: boolean;
+    /** X-Ray tracing of the stage's requests. Default `false`. */
+    tracing?: boolean;
 }
 
 /**
@@ -199,6 +201,7 @@ export class Api extends pulumi.ComponentResource {
                 restApi: this.restApi.id,
                 deployment: deployment.id,
                 stageName: args.stageName,
+                xrayTracingEnabled: args.tracing ?? false,
                 accessLogSettings: {
                     destinationArn: accessLogs.arn,
                     format: JSON.stringify({

@@ -48,7 +48,15 @@ export interface StageConfig {
          * narrow permissions as signed-in users, through Cognito's classic flow. Default `false`.
          */
         allowGuests: boolean;
+        /**
+         * `identity.email.*` — send the user pool's verification and recovery emails through an Amazon SES
+         * verified identity (`fromAddress`, `sesIdentityArn`, optional `configurationSet` and `replyTo`)
+         * instead of Cognito's default sender, which sends only a few emails a day. Undefined (the
+         * default): Cognito's default sender.
+         */
+        email?: IdentityEmailConfig;
     };
+    monitoring: MonitoringConfig;
     api: {
         /** `api.throttle.rateLimit` — steady-state requests per second per API key. Default `50`. */
         throttleRateLimit: number;
@@ -159,6 +167,47 @@ export interface StageConfig {
     };
 }
 
+/** How the user pool sends email through Amazon SES (`identity.email.*`). */
+export interface IdentityEmailConfig {
+    /** `identity.email.fromAddress` — the sender: the SES identity's address, or an address of its domain. */
+    fromAddress: string;
+    /** `identity.email.sesIdentityArn` — ARN of the verified SES identity, in the stack's region. */
+    sesIdentityArn: string;
+    /** `identity.email.configurationSet` — SES configuration set applied to the emails. Default: none. */
+    configurationSet?: string;
+    /** `identity.email.replyTo` — where replies go. Default: none (replies go to the sender). */
+    replyTo?: string;
+}
+
+/** Alarms, dashboard and tracing of the stage (`monitoring.*`). */
+export interface MonitoringConfig {
+    /** `monitoring.alarmEmails` — addresses subscribed to the stage's alarm topic. Default: none. */
+    alarmEmails: string[];
+    /** `monitoring.tracing` — X-Ray active tracing of the API stage and every function. Default `false`. */
+    tracing: boolean;
+    /** `monitoring.functionErrors` — function errors in 5 minutes that raise a function's alarm, 1–10000. Default `1`. */
+    functionErrors: number;
+    /** `monitoring.functionThrottles` — throttled invocations in 5 minutes that raise a function's alarm, 1–10000. Default `1`. */
+    functionThrottles: number;
+    /** `monitoring.api5xxRatePercent` — share of API requests answered 5XX (per 5 minutes, twice in a row), 0.1–100. Default `1`. */
+    api5xxRatePercent: number;
+    /** `monitoring.apiP99LatencyMs` — p99 API latency (per 5 minutes, twice in a row), 50–29000 ms. Default `3000`. */
+    apiP99LatencyMs: number;
+    /** `monitoring.iteratorAgeSeconds` — how far the indexer may fall behind the table (5 minutes in a row), 10–86400 s. Default `300`. */
+    iteratorAgeSeconds: number;
+    /** `monitoring.freeStorageMb` — lowest free storage of a search domain node, in MiB, 1–10000000. Default `2048`. */
+    freeStorageMb: number;
+}
+
+/** The domain of the placeholder addresses in the prod stack file (reserved by RFC 2606): never deployed. */
+export const PLACEHOLDER_DOMAIN = "example.com";
+
+/** Placeholder values the prod stack file ships with; the program refuses to deploy them. */
+export const EMAIL_PLACEHOLDERS = {
+    fromAddress: "no-reply@example.com",
+    sesIdentityArn: "arn:aws:ses:us-east-1:111122223333:identity/example.com",
+} as const;
+
 /** Retention periods CloudWatch Logs accepts. */
 export const LOG_RETENTION_DAYS = [
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
@@ -169,7 +218,7 @@ export class StageConfigError extends Error {}
 
 const NAMESPACE = "mobile-backend";
 /** Settings that are objects in the stack file. */
-const OBJECT_KEYS = ["identity", "api", "media", "search", "notifications", "limits", "functions"];
+const OBJECT_KEYS = ["identity", "monitoring", "api", "media", "search", "notifications", "limits", "functions"];
 /** The push credentials: accepted only when set with `pulumi config set --secret --path`. */
 export const CREDENTIAL_KEYS = {
     apnsSigningKey: "notifications.apns.signingKey",
@@ -197,6 +246,7 @@ export function loadStageConfig(options: LoadOptions = {}): StageConfig {
     return parseStageConfig(stage, raw, secrets, {
         plainInStackFile: stackFile === undefined ? undefined : plainCredentials(stackFile),
         trace: options.trace,
+        region: new pulumi.Config("aws").get("region"),
     });
 }
 
@@ -214,6 +264,8 @@ export interface ParseOptions {
     plainInStackFile?: ReadonlySet<string>;
     /** Filled with every setting read and the raw value found. */
     trace?: Map<string, unknown>;
+    /** The stack's `aws:region`, when known: an SES identity must be in it. */
+    region?: string;
 }
 
 function readStackFile(stage: string): string | undefined {
@@ -277,6 +329,17 @@ export function parseStageConfig(
         logRetentionDays: read.oneOf("logRetentionDays", LOG_RETENTION_DAYS, 7),
         identity: {
             allowGuests: read.boolean("identity.allowGuests", false),
+            email: readIdentityEmail(read, options.region),
+        },
+        monitoring: {
+            alarmEmails: readEmailList(read, "monitoring.alarmEmails"),
+            tracing: read.boolean("monitoring.tracing", false),
+            functionErrors: read.integer("monitoring.functionErrors", 1, { min: 1, max: 10_000 }),
+            functionThrottles: read.integer("monitoring.functionThrottles", 1, { min: 1, max: 10_000 }),
+            api5xxRatePercent: read.number("monitoring.api5xxRatePercent", 1, { min: 0.1, max: 100 }),
+            apiP99LatencyMs: read.integer("monitoring.apiP99LatencyMs", 3000, { min: 50, max: 29_000 }),
+            iteratorAgeSeconds: read.integer("monitoring.iteratorAgeSeconds", 300, { min: 10, max: 86_400 }),
+            freeStorageMb: read.integer("monitoring.freeStorageMb", 2048, { min: 1, max: 10_000_000 }),
         },
         api: {
             throttleRateLimit: read.number("api.throttle.rateLimit", 50, { min: 1, max: 10_000 }),
@@ -363,6 +426,77 @@ function readWaf(read: Reader): StageConfig["api"]["waf"] {
     const ipRateLimit = read.integer("api.waf.ipRateLimit", 1000, { min: MIN_IP_RATE_LIMIT, max: 2_000_000_000 });
     const ipRateWindowSeconds = read.oneOf("api.waf.ipRateWindowSeconds", [60, 120, 300, 600] as const, 300);
     return enabled ? { ipRateLimit, ipRateWindowSeconds } : undefined;
+}
+
+/** An email address as SES and SNS take it (no display name). */
+const EMAIL_ADDRESS = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
+
+/** A list of email addresses; none when unset. */
+function readEmailList(read: Reader, key: string): string[] {
+    const list = read.stringList(key, []);
+    const bad = list.find((address) => !EMAIL_ADDRESS.test(address));
+    if (bad !== undefined) {
+        throw new StageConfigError(`${NAMESPACE}:${key} must be a list of email addresses, got ${JSON.stringify(bad)} in ${JSON.stringify(list)}`);
+    }
+    const placeholder = list.find((address) => address.toLowerCase().endsWith(`@${PLACEHOLDER_DOMAIN}`));
+    if (placeholder !== undefined) {
+        throw new StageConfigError(
+            `${NAMESPACE}:${key} holds the stack file's placeholder, got ${JSON.stringify(placeholder)}: replace it with the addresses that should get the alarms`,
+        );
+    }
+    return list;
+}
+
+/**
+ * SES sending for the user pool: the from address and the SES identity ARN together or neither. The
+ * identity must be the address itself or its domain, in the stack's region (the user pool's region is
+ * always one Cognito can send from; see "Email settings for Amazon Cognito user pools").
+ */
+function readIdentityEmail(read: Reader, region: string | undefined): IdentityEmailConfig | undefined {
+    const fromAddress = read.optionalString("identity.email.fromAddress", EMAIL_ADDRESS, "an email address");
+    const sesIdentityArn = read.optionalString(
+        "identity.email.sesIdentityArn",
+        /^arn:aws[a-z-]*:ses:[a-z]{2}(-gov)?-[a-z]+-\d:\d{12}:identity\/[^\s/]+$/,
+        "the ARN of an SES identity (arn:aws:ses:<region>:<account>:identity/<address or domain>)",
+    );
+    const configurationSet = read.optionalString("identity.email.configurationSet", /^[A-Za-z0-9_-]{1,64}$/, "an SES configuration set name (1–64 letters, digits, _ and -)");
+    const replyTo = read.optionalString("identity.email.replyTo", EMAIL_ADDRESS, "an email address");
+    if (fromAddress === undefined && sesIdentityArn === undefined) {
+        const extra = configurationSet !== undefined ? "configurationSet" : replyTo !== undefined ? "replyTo" : undefined;
+        if (extra) {
+            throw new StageConfigError(
+                `${NAMESPACE}:identity.email.${extra} needs identity.email.fromAddress and identity.email.sesIdentityArn, got ${JSON.stringify(configurationSet ?? replyTo)}`,
+            );
+        }
+        return undefined;
+    }
+    if (fromAddress === undefined || sesIdentityArn === undefined) {
+        const [missing, present, value] =
+            fromAddress === undefined ? ["fromAddress", "sesIdentityArn", sesIdentityArn] : ["sesIdentityArn", "fromAddress", fromAddress];
+        throw new StageConfigError(`${NAMESPACE}:identity.email.${missing} is needed with identity.email.${present}, got only ${present} ${JSON.stringify(value)}`);
+    }
+    for (const [key, placeholder] of Object.entries(EMAIL_PLACEHOLDERS)) {
+        const value = key === "fromAddress" ? fromAddress : sesIdentityArn;
+        if (value === placeholder) {
+            throw new StageConfigError(
+                `${NAMESPACE}:identity.email.${key} is the stack file's placeholder, got ${JSON.stringify(value)}: replace it with your verified SES identity (README, "Email (SES)"), or remove identity.email to use Cognito's default sender`,
+            );
+        }
+    }
+    const [, , , identityRegion, , resource] = sesIdentityArn.split(":");
+    const identity = resource.slice("identity/".length).toLowerCase();
+    const [, domain] = fromAddress.toLowerCase().split("@");
+    if (identity !== fromAddress.toLowerCase() && identity !== domain && !domain.endsWith(`.${identity}`)) {
+        throw new StageConfigError(
+            `${NAMESPACE}:identity.email.sesIdentityArn must be the identity of identity.email.fromAddress (${fromAddress}) or of its domain, got ${JSON.stringify(sesIdentityArn)}`,
+        );
+    }
+    if (region !== undefined && identityRegion !== region) {
+        throw new StageConfigError(
+            `${NAMESPACE}:identity.email.sesIdentityArn must be an identity in the stack's region (${region}), got ${JSON.stringify(sesIdentityArn)}`,
+        );
+    }
+    return { fromAddress, sesIdentityArn, configurationSet, replyTo };
 }
 
 /** APNs credentials: all four settings or none; the signing key only as a secret. */

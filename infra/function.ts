@@ -35,7 +35,19 @@ export interface AppFunctionArgs<E, R> {
      * only the serialized closure.
      */
     bundledPackages?: string[];
+    /** X-Ray active tracing, with the role allowed to send traces. Default `false`. */
+    tracing?: boolean;
 }
+
+/**
+ * What a traced function's role needs to send its traces: these X-Ray actions support no resource-level
+ * permissions, so `*` is the only resource they take (AWS-managed `AWSXRayDaemonWriteAccess`; Lambda
+ * developer guide, "Visualize Lambda function invocations using AWS X-Ray"). The one `*` of the program.
+ */
+export const XRAY_WRITE_STATEMENT = {
+    Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+    Resource: ["*"],
+} as const;
 
 /**
  * The packages that the Lambda Node.js runtime already provides: every `@aws-sdk/*` dependency of this
@@ -114,6 +126,9 @@ export class AppFunction<E, R> extends pulumi.ComponentResource {
                             Resource: [pulumi.interpolate`${this.logGroup.arn}:*`],
                         },
                         ...(args.statements ?? []).map((s) => ({ Effect: "Allow", ...s })),
+                        ...(args.tracing
+                            ? [{ Effect: "Allow", Action: [...XRAY_WRITE_STATEMENT.Action], Resource: [...XRAY_WRITE_STATEMENT.Resource] }]
+                            : []),
                     ],
                 }),
             },
@@ -131,6 +146,7 @@ export class AppFunction<E, R> extends pulumi.ComponentResource {
                 memorySize: args.memoryMb,
                 timeout: args.timeoutSeconds,
                 environment: args.environment ? { variables: args.environment } : undefined,
+                tracingConfig: args.tracing ? { mode: "Active" } : undefined,
                 loggingConfig: { logFormat: "JSON", logGroup: this.logGroup.name, applicationLogLevel: "INFO", systemLogLevel: "WARN" },
                 // A fresh array (CallbackFunction appends to the one it is given) of every dependency not bundled.
                 codePathOptions: { extraExcludePackages: excludedPackages(args.bundledPackages) },

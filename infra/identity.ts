@@ -15,6 +15,23 @@ export interface IdentityArgs {
      */
     allowGuests?: boolean;
     /**
+     * Send verification and recovery emails through this verified Amazon SES identity (the user pool's
+     * `DEVELOPER` email sending account) instead of Cognito's default sender, which sends only a few
+     * emails a day. The identity must be verified in the user pool's region; Cognito sends through its
+     * service-linked role `AWSServiceRoleForAmazonCognitoIdpEmailService` ("Authorizing Amazon Cognito to
+     * send Amazon SES email on your behalf"; README, "Email (SES)"). Default: Cognito's default sender.
+     */
+    email?: {
+        /** The sender address: the SES identity, or an address of its domain. */
+        fromAddress: string;
+        /** ARN of the verified SES identity. */
+        sesIdentityArn: string;
+        /** SES configuration set applied to the emails. Default: none. */
+        configurationSet?: string;
+        /** Reply-to address. Default: none. */
+        replyTo?: string;
+    };
+    /**
      * Keep the user pool (with its users and deletion protection), its app client (whose id ships in the app) and
      * the identity pool (whose identity ids key every user's notes, uploads and devices) when the stack is
      * destroyed. Default `false`.
@@ -56,7 +73,7 @@ export class Identity extends pulumi.ComponentResource implements RetainsResourc
         const allowGuests = args.allowGuests ?? false;
         const retain = args.retain ?? false;
 
-        this.userPool = this.createUserPool(name, retain);
+        this.userPool = this.createUserPool(name, retain, args.email);
         this.userPoolClient = this.createUserPoolClient(name, retain);
         this.identityPool = this.createIdentityPool(name, allowGuests, retain);
         this.retained = retain
@@ -89,7 +106,7 @@ export class Identity extends pulumi.ComponentResource implements RetainsResourc
         });
     }
 
-    private createUserPool(name: string, retain: boolean): aws.cognito.UserPool {
+    private createUserPool(name: string, retain: boolean, email: IdentityArgs["email"]): aws.cognito.UserPool {
         return new aws.cognito.UserPool(
             `${name}-users`,
             {
@@ -108,6 +125,15 @@ export class Identity extends pulumi.ComponentResource implements RetainsResourc
                 mfaConfiguration: "OPTIONAL",
                 softwareTokenMfaConfiguration: { enabled: true },
                 deletionProtection: retain ? "ACTIVE" : "INACTIVE",
+                emailConfiguration: email
+                    ? {
+                          emailSendingAccount: "DEVELOPER",
+                          sourceArn: email.sesIdentityArn,
+                          fromEmailAddress: email.fromAddress,
+                          configurationSet: email.configurationSet,
+                          replyToEmailAddress: email.replyTo,
+                      }
+                    : { emailSendingAccount: "COGNITO_DEFAULT" },
             },
             { parent: this, retainOnDelete: retain },
         );

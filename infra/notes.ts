@@ -22,6 +22,8 @@ export interface NotesServiceArgs {
     timeoutSeconds: number;
     /** Retention of the function's logs in days. */
     logRetentionDays: number;
+    /** X-Ray active tracing of the functions. Default `false`. */
+    tracing?: boolean;
 }
 
 /**
@@ -71,6 +73,7 @@ export class NotesService extends pulumi.ComponentResource {
                 memoryMb: args.memoryMb,
                 timeoutSeconds: args.timeoutSeconds,
                 logRetentionDays: args.logRetentionDays,
+                tracing: args.tracing,
             },
             { parent: this },
         );

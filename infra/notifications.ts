@@ -76,6 +76,8 @@ export interface NotificationsArgs {
     timeoutSeconds: number;
     /** Retention of the functions' logs, in days. */
     logRetentionDays: number;
+    /** X-Ray active tracing of the functions. Default `false`. */
+    tracing?: boolean;
 }
 
 /** SQS's longest retention: a push that could not be delivered can be looked at for two weeks. */
@@ -100,6 +102,14 @@ export class Notifications extends pulumi.ComponentResource implements RetainsRe
     public readonly blocksTable: aws.dynamodb.Table;
     /** What a retaining stage keeps on destroy: the devices and blocks tables. */
     public readonly retained: RetainedResource[];
+    /** The `/devices` function (for monitoring). */
+    public readonly devicesFunction: aws.lambda.Function;
+    /** The asynchronous sender behind `POST /notifications` (for monitoring). */
+    public readonly senderFunction: aws.lambda.Function;
+    /** The APNs and FCM platform applications that exist on this stage (for monitoring). */
+    public readonly platformApplications: aws.sns.PlatformApplication[];
+    /** The `/blocks` function (for monitoring). */
+    public readonly blocksFunction: aws.lambda.Function;
 
     constructor(name: string, args: NotificationsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mobile-backend:index:Notifications", name, {}, opts);
@@ -136,6 +146,10 @@ export class Notifications extends pulumi.ComponentResource implements RetainsRe
         const registrar = this.createDevicesFunction(name, args, devices, applications, environment);
         const sender = this.createNotificationFunction(name, args, devices, blocks, applications, environment);
         const blocker = this.createBlocksFunction(name, args, blocks);
+        this.devicesFunction = registrar.function;
+        this.senderFunction = sender.function;
+        this.blocksFunction = blocker.function;
+        this.platformApplications = applications;
         this.api = [
             {
                 name: "devices",
@@ -235,6 +249,7 @@ export class Notifications extends pulumi.ComponentResource implements RetainsRe
                 memoryMb: args.memoryMb,
                 timeoutSeconds: args.timeoutSeconds,
                 logRetentionDays: args.logRetentionDays,
+                tracing: args.tracing,
             },
             { parent: this },
         );
@@ -301,6 +316,7 @@ export class Notifications extends pulumi.ComponentResource implements RetainsRe
                 memoryMb: args.memoryMb,
                 timeoutSeconds: args.timeoutSeconds,
                 logRetentionDays: args.logRetentionDays,
+                tracing: args.tracing,
             },
             { parent: this },
         );

@@ -42,6 +42,8 @@ export interface SearchArgs {
     timeoutSeconds: number;
     /** Retention of the functions' logs, in days. */
     logRetentionDays: number;
+    /** X-Ray active tracing of the functions. Default `false`. */
+    tracing?: boolean;
 }
 
 /** The size of an OpenSearch domain. */
@@ -110,6 +112,10 @@ export class Search extends pulumi.ComponentResource {
     public readonly domainName: pulumi.Output<string> | undefined;
     /** The queue that keeps stream records the indexer could not index, if search is on. */
     public readonly failedRecords: aws.sqs.Queue | undefined;
+    /** The stream function that keeps the index in sync, if search is on (for monitoring). */
+    public readonly indexer: aws.lambda.Function | undefined;
+    /** The function behind `GET /search`, if search is on (for monitoring). */
+    public readonly searchFunction: aws.lambda.Function | undefined;
     /** What backs search on this stage, for the stack outputs (an adopted domain lists the fields it got). */
     public readonly summary: pulumi.Output<SearchSummary>;
 
@@ -156,6 +162,8 @@ export class Search extends pulumi.ComponentResource {
         this.domainName = domain.name;
         const indexer = this.createIndexer(name, args, domain, this.failedRecords);
         const searcher = this.createSearchFunction(name, args, domain);
+        this.indexer = indexer.function;
+        this.searchFunction = searcher.function;
         if (domain.owned) {
             this.restrictDomainAccess(name, domain, indexer.role, searcher.role);
         }
@@ -448,6 +456,7 @@ export class Search extends pulumi.ComponentResource {
                 memoryMb: args.memoryMb,
                 timeoutSeconds: INDEXER_TIMEOUT_SECONDS,
                 logRetentionDays: args.logRetentionDays,
+                tracing: args.tracing,
             },
             { parent: this },
         );
@@ -474,6 +483,7 @@ export class Search extends pulumi.ComponentResource {
                 memoryMb: args.memoryMb,
                 timeoutSeconds: args.timeoutSeconds,
                 logRetentionDays: args.logRetentionDays,
+                tracing: args.tracing,
             },
             { parent: this },
         );

@@ -5,14 +5,20 @@ import { parse } from "yaml";
 import { CREDENTIAL_KEYS, MAX_STAGE_NAME_LENGTH, parseStageConfig, StageConfigError } from "../infra/config";
 import { searchDomainName } from "../infra/search";
 import { APNS_KEY, FCM_KEY } from "./support/credentials";
+import { REPLACED_PLACEHOLDERS, stackFileConfig } from "./support/mocks";
 import { loadProgram } from "./support/program";
 import { StackConfig } from "./support/pulumi-config";
 
-/** The `mobile-backend:` settings of a stack file, as the program receives them. */
-function stackSettings(stage: string): Record<string, unknown> {
-    const file = parse(fs.readFileSync(path.join(__dirname, "..", `Pulumi.${stage}.yaml`), "utf8"));
+/**
+ * The `mobile-backend:` settings of a stack file, as the program receives them: as written, or with its
+ * documented placeholders replaced as the README tells the operator to.
+ */
+function stackSettings(stage: string, asWritten = false): Record<string, unknown> {
+    const config = asWritten
+        ? (parse(fs.readFileSync(path.join(__dirname, "..", `Pulumi.${stage}.yaml`), "utf8")).config as Record<string, unknown>)
+        : stackFileConfig(stage);
     const settings: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(file.config as Record<string, unknown>)) {
+    for (const [key, value] of Object.entries(config)) {
         if (key.startsWith("mobile-backend:")) settings[key.slice("mobile-backend:".length)] = value;
     }
     return settings;
@@ -23,7 +29,17 @@ test("an empty stack file gives a destroyable stage with documented defaults", (
         stage: "dev",
         retainStatefulResources: false,
         logRetentionDays: 7,
-        identity: { allowGuests: false },
+        identity: { allowGuests: false, email: undefined },
+        monitoring: {
+            alarmEmails: [],
+            tracing: false,
+            functionErrors: 1,
+            functionThrottles: 1,
+            api5xxRatePercent: 1,
+            apiP99LatencyMs: 3000,
+            iteratorAgeSeconds: 300,
+            freeStorageMb: 2048,
+        },
         api: {
             throttleRateLimit: 50,
             throttleBurstLimit: 100,
@@ -76,6 +92,45 @@ test("both stack files are valid, and differ where a production stage must", () 
     expect(dev.search.opensearch).toMatchObject({ instanceType: "t3.small.search", instanceCount: 1, availabilityZoneCount: 1 });
     expect(prod.search.opensearch.availabilityZoneCount).toBeGreaterThan(1);
     expect(prod.search.opensearch.instanceCount % prod.search.opensearch.availabilityZoneCount).toBe(0);
+    expect(prod.monitoring.tracing).toBe(true);
+    expect(dev.monitoring.tracing).toBe(false);
+    expect(prod.identity.email).toEqual(REPLACED_PLACEHOLDERS.email);
+    expect(dev.identity.email).toBeUndefined();
+    expect(prod.monitoring.alarmEmails).toEqual(REPLACED_PLACEHOLDERS.alarmEmails);
+});
+
+test("the prod stack file as shipped is refused until its placeholders are replaced", () => {
+    const shipped = stackSettings("prod", true);
+    expect(() => parseStageConfig("prod", shipped, new Set(), { region: "us-east-1" })).toThrow(
+        'mobile-backend:identity.email.fromAddress is the stack file\'s placeholder, got "no-reply@example.com": replace it with your verified SES identity',
+    );
+    const identity = shipped.identity as Record<string, unknown>;
+    const onlyAlarms = { ...shipped, identity: { ...identity, email: REPLACED_PLACEHOLDERS.email } };
+    expect(() => parseStageConfig("prod", onlyAlarms, new Set(), { region: "us-east-1" })).toThrow(
+        'mobile-backend:monitoring.alarmEmails holds the stack file\'s placeholder, got "oncall@example.com"',
+    );
+});
+
+test("an SES identity must be in the stack's region and match the from address", () => {
+    const email = (e: Record<string, unknown>) => ({ identity: { email: e } });
+    const arn = "arn:aws:ses:us-east-1:123456789012:identity/notes-app.test";
+    expect(parseStageConfig("prod", email({ fromAddress: "no-reply@mail.notes-app.test", sesIdentityArn: arn }), new Set(), { region: "us-east-1" }).identity.email).toEqual({
+        fromAddress: "no-reply@mail.notes-app.test",
+        sesIdentityArn: arn,
+        configurationSet: undefined,
+        replyTo: undefined,
+    });
+    // An address identity covers exactly that address.
+    expect(
+        parseStageConfig("prod", email({ fromAddress: "No-Reply@notes-app.test", sesIdentityArn: "arn:aws:ses:us-east-1:123456789012:identity/no-reply@notes-app.test" }), new Set(), { region: "us-east-1" })
+            .identity.email?.fromAddress,
+    ).toBe("No-Reply@notes-app.test");
+    expect(() => parseStageConfig("prod", email({ fromAddress: "no-reply@notes-app.test", sesIdentityArn: arn }), new Set(), { region: "eu-west-1" })).toThrow(
+        `mobile-backend:identity.email.sesIdentityArn must be an identity in the stack's region (eu-west-1), got "${arn}"`,
+    );
+    expect(() => parseStageConfig("prod", email({ fromAddress: "no-reply@other.test", sesIdentityArn: arn }), new Set(), { region: "us-east-1" })).toThrow(
+        `mobile-backend:identity.email.sesIdentityArn must be the identity of identity.email.fromAddress (no-reply@other.test) or of its domain, got "${arn}"`,
+    );
 });
 
 test.each([
@@ -107,6 +162,22 @@ test.each([
     [{ limits: { notificationsSentPerHour: "lots" } }, "mobile-backend:limits.notificationsSentPerHour must be a whole number", 'got "lots"'],
     [{ limits: { notificationsReceivedPerHour: 100_001 } }, "mobile-backend:limits.notificationsReceivedPerHour must be a whole number from 1 to 100000", "got 100001"],
     [{ limits: { writesPerHour: 5 } }, "mobile-backend:limits.writesPerHour is not a setting of this program", "got 5"],
+    [{ monitoring: { alarmEmails: ["ops@notes-app.test", "pager"] } }, "mobile-backend:monitoring.alarmEmails must be a list of email addresses", 'got "pager"'],
+    [{ monitoring: { alarmEmails: "ops@notes-app.test" } }, "mobile-backend:monitoring.alarmEmails must be a non-empty list of strings", 'got "ops@notes-app.test"'],
+    [{ monitoring: { tracing: "on" } }, "mobile-backend:monitoring.tracing must be true or false", 'got "on"'],
+    [{ monitoring: { api5xxRatePercent: 0 } }, "mobile-backend:monitoring.api5xxRatePercent must be a number from 0.1 to 100", "got 0"],
+    [{ monitoring: { apiP99LatencyMs: 30000 } }, "mobile-backend:monitoring.apiP99LatencyMs must be a whole number from 50 to 29000", "got 30000"],
+    [{ monitoring: { iteratorAgeSeconds: 5 } }, "mobile-backend:monitoring.iteratorAgeSeconds must be a whole number from 10 to 86400", "got 5"],
+    [{ monitoring: { freeStorageMb: "lots" } }, "mobile-backend:monitoring.freeStorageMb must be a whole number from 1 to 10000000", 'got "lots"'],
+    [{ monitoring: { functionErrors: 0 } }, "mobile-backend:monitoring.functionErrors must be a whole number from 1 to 10000", "got 0"],
+    [{ monitoring: { alarmEmail: ["ops@notes-app.test"] } }, "mobile-backend:monitoring.alarmEmail is not a setting of this program", '["ops@notes-app.test"]'],
+    [{ identity: { email: { fromAddress: "no-reply" } } }, "mobile-backend:identity.email.fromAddress must be an email address", 'got "no-reply"'],
+    [{ identity: { email: { fromAddress: "no-reply@notes-app.test" } } }, "mobile-backend:identity.email.sesIdentityArn is needed with identity.email.fromAddress", 'got only fromAddress "no-reply@notes-app.test"'],
+    [{ identity: { email: { sesIdentityArn: "arn:aws:ses:us-east-1:123456789012:notes-app.test" } } }, "mobile-backend:identity.email.sesIdentityArn must be the ARN of an SES identity", 'got "arn:aws:ses:us-east-1:123456789012:notes-app.test"'],
+    [{ identity: { email: { configurationSet: "notes-mail" } } }, "mobile-backend:identity.email.configurationSet needs identity.email.fromAddress and identity.email.sesIdentityArn", 'got "notes-mail"'],
+    [{ identity: { email: { ...REPLACED_PLACEHOLDERS.email, configurationSet: "notes mail" } } }, "mobile-backend:identity.email.configurationSet must be an SES configuration set name", 'got "notes mail"'],
+    [{ identity: { email: { ...REPLACED_PLACEHOLDERS.email, replyTo: "support" } } }, "mobile-backend:identity.email.replyTo must be an email address", 'got "support"'],
+    [{ identity: { email: { ...REPLACED_PLACEHOLDERS.email, from: "x@notes-app.test" } } }, "mobile-backend:identity.email.from is not a setting of this program", 'got "x@notes-app.test"'],
 ])("rejects %j naming the key and the value", (raw, rule, got) => {
     const attempt = () => parseStageConfig("dev", raw);
     expect(attempt).toThrow(StageConfigError);

@@ -40,7 +40,7 @@ const document = (p: LoadedProgram) => JSON.parse(p.recorder.one("aws:apigateway
 describe("without push credentials", () => {
     test("no platform application exists, and the stage topic and devices table do", () => {
         expect(dev.recorder.all("aws:sns/platformApplication:PlatformApplication")).toHaveLength(0);
-        expect(dev.recorder.one("aws:sns/topic:Topic").inputs.kmsMasterKeyId).toBe("alias/aws/sns");
+        expect(dev.recorder.one("aws:sns/topic:Topic", "notifications-topic").inputs.kmsMasterKeyId).toBe("alias/aws/sns");
         expect(dev.outputs.notificationsTopicArn).toBe("arn:aws:sns:us-east-1:123456789012:notifications-topic-abc1234");
         expect(dev.recorder.one("aws:dynamodb/table:Table", "notifications-devices").inputs).toMatchObject({
             billingMode: "PAY_PER_REQUEST",

@@ -33,6 +33,9 @@ const SERVICE_ACTIONS = new Set([
     "dynamodb:GetShardIterator",
     "dynamodb:ListStreams",
     "sqs:SendMessage",
+    // The runtime sends a traced function's segments, not its code.
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
 ]);
 
 let program: LoadedProgram;

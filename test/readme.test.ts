@@ -9,6 +9,7 @@ import { parse } from "yaml";
 import { mediaUrl } from "../functions/media";
 import { NOTE_BODY_BYTES } from "../functions/notes-schema";
 import { APNS_KEY, FCM_KEY } from "./support/credentials";
+import { stackFileConfig } from "./support/mocks";
 import { pathSegments, StackConfig } from "./support/pulumi-config";
 
 const ROOT = path.join(__dirname, "..");
@@ -61,7 +62,7 @@ function apply(line: string, stacks: Map<string, StackConfig>, selected: string)
     if (piped) operands.push(contentsOf(piped[1]));
     expect(operands).toHaveLength(2);
     if (!stacks.has(stack)) {
-        stacks.set(stack, new StackConfig(parse(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")).config));
+        stacks.set(stack, new StackConfig(stackFileConfig(stack)));
     }
     stacks.get(stack)?.set(operands[0], operands[1], flags);
     applied.push({ stack, key: operands[0] });

@@ -135,7 +135,8 @@ function computedOutputs(type: string, name: string, id: string, inputs: Record<
                 invokeArn: `arn:aws:apigateway:${REGION}:lambda:path/2015-03-31/functions/${arn("lambda", `function:${physical}`)}/invocations`,
             };
         case "aws:apigateway/restApi:RestApi":
-            return { executionArn: arn("execute-api", id), rootResourceId: "root" };
+            // `name` as Pulumi's auto-naming gives it: it is the ApiName dimension of the API's metrics.
+            return { name: physical, executionArn: arn("execute-api", id), rootResourceId: "root" };
         case "aws:apigateway/stage:Stage":
             return {
                 arn: `arn:aws:apigateway:${REGION}::/restapis/${inputs.restApi}/stages/${inputs.stageName}`,
@@ -172,9 +173,9 @@ function computedOutputs(type: string, name: string, id: string, inputs: Record<
         case "aws:sns/platformApplication:PlatformApplication":
             return { arn: arn("sns", `app/${inputs.platform}/${physical}`) };
         case "aws:sns/topic:Topic":
-            return { arn: arn("sns", physical) };
+            return { name: physical, arn: arn("sns", physical) };
         case "aws:sqs/queue:Queue":
-            return { arn: arn("sqs", physical), url: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${physical}` };
+            return { name: physical, arn: arn("sqs", physical), url: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${physical}` };
         case "aws:cloudwatch/logGroup:LogGroup":
             return { name: physical, arn: arn("logs", `log-group:${physical}`) };
         default:
@@ -182,12 +183,42 @@ function computedOutputs(type: string, name: string, id: string, inputs: Record<
     }
 }
 
+/**
+ * What an operator puts in place of the stack files' placeholders (which the program refuses): an SES
+ * identity in the mocks' account and region, and a real-looking on-call address.
+ */
+export const REPLACED_PLACEHOLDERS = {
+    email: {
+        fromAddress: "no-reply@mail.notes-app.test",
+        sesIdentityArn: `arn:aws:ses:${REGION}:${ACCOUNT}:identity/mail.notes-app.test`,
+        configurationSet: "mobile-backend-prod",
+        replyTo: "support@notes-app.test",
+    },
+    alarmEmails: ["oncall@notes-app.test"],
+};
+
+/**
+ * A stack file's `config` with its documented placeholders replaced as the README tells the operator to
+ * (`identity.email` and `monitoring.alarmEmails` at `example.com`); everything else as in the file.
+ */
+export function stackFileConfig(stage: string): Record<string, unknown> {
+    const file = path.join(ROOT, `Pulumi.${stage}.yaml`);
+    const config = { ...((parse(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> }).config ?? {}) };
+    const identity = config["mobile-backend:identity"] as { email?: { fromAddress?: string } } | undefined;
+    if (identity?.email?.fromAddress?.endsWith("@example.com")) {
+        config["mobile-backend:identity"] = { ...identity, email: { ...identity.email, ...REPLACED_PLACEHOLDERS.email } };
+    }
+    const monitoring = config["mobile-backend:monitoring"] as { alarmEmails?: string[] } | undefined;
+    if (monitoring?.alarmEmails?.some((a) => a.endsWith("@example.com"))) {
+        config["mobile-backend:monitoring"] = { ...monitoring, alarmEmails: REPLACED_PLACEHOLDERS.alarmEmails };
+    }
+    return config;
+}
+
 /** A stack file's config, as the Pulumi CLI would hand it to the program (objects as JSON text). */
 export function stackConfig(stage: string, overrides: Record<string, unknown> = {}): Record<string, string> {
-    const file = path.join(ROOT, `Pulumi.${stage}.yaml`);
-    const parsed = parse(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> };
     const config: Record<string, string> = {};
-    for (const [key, value] of Object.entries({ ...(parsed.config ?? {}), ...overrides })) {
+    for (const [key, value] of Object.entries({ ...stackFileConfig(stage), ...overrides })) {
         config[key] = typeof value === "string" ? value : JSON.stringify(value);
     }
     return config;
