@@ -5,7 +5,6 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parse } from "yaml";
 import { mediaUrl } from "../functions/media";
 import { NOTE_BODY_BYTES } from "../functions/notes-schema";
 import { APNS_KEY, FCM_KEY } from "./support/credentials";
