@@ -22,6 +22,7 @@ import { mediaUrl } from "./media";
 import { NOTE_BODY_BYTES, createNoteSchema, noteIdSchema, updateNoteSchema } from "./notes-schema";
 import { enforceWriteLimit, type LimitSettings } from "./rate-limit";
 import { firstSchemaViolation, type JsonSchema } from "./schema";
+import { fieldTextProblem } from "./text";
 
 /** What the notes function needs besides its DynamoDB client. */
 export interface NotesSettings {
@@ -286,9 +287,21 @@ function isTimestamp(value: string): boolean {
     return !Number.isNaN(time) && new Date(time).toISOString() === value;
 }
 
+/** The note fields a user writes: text hygiene applies to each (see `functions/text.ts`). */
+const TEXT_FIELDS = ["headline", "text", "mediaKey"] as const;
+
+/**
+ * The schema, then text hygiene: a control character, a lone surrogate or a noncharacter is refused with a
+ * 400 naming the field, so no note can hold text a search engine would reject on every retry.
+ */
 function validate(schema: JsonSchema, body: Record<string, unknown>): void {
     const problem = firstSchemaViolation(schema, body);
     if (problem !== undefined) throw new ApiError("BadRequest", problem);
+    for (const field of TEXT_FIELDS) {
+        const value = body[field];
+        const textProblem = typeof value === "string" ? fieldTextProblem(field, value) : undefined;
+        if (textProblem !== undefined) throw new ApiError("BadRequest", textProblem);
+    }
 }
 
 function notFound(noteId: string): ApiError {

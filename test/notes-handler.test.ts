@@ -1056,6 +1056,29 @@ describe("request body validation", () => {
 // 413 Payload Too Large
 // =============================================================================================
 
+describe("text hygiene (issue 8, reproduction 1)", () => {
+    const table = notesTable();
+
+    it.each<[string, Record<string, unknown>, string]>([
+        ["a vertical tab in the text", { text: "removed\u000bsee paper" }, "text must not contain the control character U+000B (at position 8)."],
+        ["a lone surrogate in the text", { text: "x\ud83d" }, "text must not contain a lone surrogate (U+D83D at position 2)."],
+        ["a C1 control in the headline", { headline: "H\u0085" }, "headline must not contain the control character U+0085 (at position 2)."],
+        ["a noncharacter in the headline", { headline: "H\uFFFE" }, "headline must not contain the noncharacter U+FFFE (at position 2)."],
+    ])("PUT with %s answers 400 naming the field, and the note keeps its text", async (_what, change, message) => {
+        const alice = newCaller(table.name);
+        const created = expectNote(await alice.create({ noteId: "paper", headline: "Paper", text: "see paper" }), 201);
+        expect(expectError(await alice.send({ method: "PUT", noteId: "paper", body: JSON.stringify(change) }), 400, "BadRequest")).toBe(message);
+        expect(expectNote(await alice.get("paper"), 200)).toEqual(created);
+    });
+
+    it("POST refuses the same characters; tab, newline and carriage return stay allowed", async () => {
+        const alice = newCaller(table.name);
+        expectError(await alice.send({ method: "POST", body: JSON.stringify({ headline: "H", text: "a\u0000b" }) }), 400, "BadRequest");
+        const ok = expectNote(await alice.create({ noteId: "ws", headline: "Tabs\tand lines", text: "one\r\ntwo\tthree" }), 201);
+        expect(ok.text).toBe("one\r\ntwo\tthree");
+    });
+});
+
 describe("body size limit", () => {
     const table = notesTable();
     const limit = NOTE_BODY_BYTES;
