@@ -277,6 +277,7 @@ export class Notifications extends pulumi.ComponentResource implements RetainsRe
                     { Action: ["dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"], Resource: [blocks.arn] },
                     { Action: ["dynamodb:UpdateItem"], Resource: [args.limits.table.arn] },
                 ],
+                tracing: args.tracing,
                 memoryMb: args.memoryMb,
                 timeoutSeconds: args.timeoutSeconds,
                 logRetentionDays: args.logRetentionDays,

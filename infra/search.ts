@@ -150,8 +150,10 @@ export class Search extends pulumi.ComponentResource {
             { parent: this },
         );
         if (args.engine === "opensearch") {
-            const { domain, summary, api } = this.createOpenSearch(name, args, this.failedRecords);
+            const { domain, summary, api, indexer, searcher } = this.createOpenSearch(name, args, this.failedRecords);
             this.domainName = domain.domainName;
+            this.indexer = indexer;
+            this.searchFunction = searcher;
             this.summary = summary;
             this.api = api;
             this.registerOutputs({ domainName: this.domainName, failedRecords: this.failedRecords, summary: this.summary });
@@ -197,7 +199,13 @@ export class Search extends pulumi.ComponentResource {
         name: string,
         args: SearchArgs,
         failedRecords: aws.sqs.Queue,
-    ): { domain: aws.opensearch.Domain; summary: pulumi.Output<SearchSummary>; api: ApiService } {
+    ): {
+        domain: aws.opensearch.Domain;
+        summary: pulumi.Output<SearchSummary>;
+        api: ApiService;
+        indexer: aws.lambda.Function;
+        searcher: aws.lambda.Function;
+    } {
         const size: OpenSearchSize = { ...DEFAULT_OPENSEARCH_SIZE, ...args.opensearch };
         if (size.instanceCount % size.availabilityZoneCount !== 0) {
             throw new Error(`instanceCount (${size.instanceCount}) must be a multiple of availabilityZoneCount (${size.availabilityZoneCount})`);
@@ -288,6 +296,7 @@ export class Search extends pulumi.ComponentResource {
                     { Action: ["sqs:SendMessage"], Resource: [failedRecords.arn] },
                 ],
                 bundledPackages: ["aws4"],
+                tracing: args.tracing,
                 memoryMb: args.memoryMb,
                 timeoutSeconds: INDEXER_TIMEOUT_SECONDS,
                 logRetentionDays: args.logRetentionDays,
@@ -308,6 +317,7 @@ export class Search extends pulumi.ComponentResource {
                 environment: { OPENSEARCH_ENDPOINT: endpoint, OPENSEARCH_INDEX: OPENSEARCH_INDEX },
                 statements: [{ Action: [...OPENSEARCH_SEARCH_ACTIONS], Resource: [domainPaths] }],
                 bundledPackages: ["aws4"],
+                tracing: args.tracing,
                 memoryMb: args.memoryMb,
                 timeoutSeconds: args.timeoutSeconds,
                 logRetentionDays: args.logRetentionDays,
@@ -364,7 +374,8 @@ export class Search extends pulumi.ComponentResource {
                 indexReplicas: replicas,
             }),
         );
-        return { domain, summary, api: { name: "search", function: searcher.function, routes: [{ method: "GET", path: "/search" }] } };
+        const api: ApiService = { name: "search", function: searcher.function, routes: [{ method: "GET", path: "/search" }] };
+        return { domain, summary, api, indexer: indexer.function, searcher: searcher.function };
     }
 
     /** Feeds the notes stream to the indexer: bisection, partial batch responses, bounded retries, a failure queue. */

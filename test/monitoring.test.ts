@@ -93,7 +93,23 @@ function expectedAlarms(e: Expected): Record<string, unknown>[] {
         ["search-indexer", "search-indexer"],
         ["devices", "notifications-devices"],
         ["notifications-sender", "notifications-sender"],
+        ["blocks", "notifications-blocks"],
     ];
+    // The stage's OpenSearch domain (named by searchDomainName), with the account from the topic's ARN.
+    const search = (key: string, metricName: string, statistic: string, periods: number, threshold: number, comparisonOperator: string, treatMissingData: string) => ({
+        ...base,
+        name: name(`search-${key}`),
+        namespace: "AWS/ES",
+        metricName,
+        dimensions: { DomainName: `mobile-backend-${e.stage}`, ClientId: "123456789012" },
+        statistic,
+        period: 60,
+        evaluationPeriods: periods,
+        datapointsToAlarm: periods > 1 ? periods : undefined,
+        threshold,
+        comparisonOperator,
+        treatMissingData,
+    });
     return [
         queue("search-failed-records", "search-failed-records"),
         queue("notifications-failed-pushes", "notifications-failed-pushes"),
@@ -115,6 +131,9 @@ function expectedAlarms(e: Expected): Record<string, unknown>[] {
             comparisonOperator: "GreaterThanThreshold",
             treatMissingData: "notBreaching",
         },
+        search("cluster-red", "ClusterStatus.red", "Maximum", 1, 1, "GreaterThanOrEqualToThreshold", "breaching"),
+        search("cluster-yellow", "ClusterStatus.yellow", "Maximum", 5, 1, "GreaterThanOrEqualToThreshold", "notBreaching"),
+        search("free-storage", "FreeStorageSpace", "Minimum", 1, 2048, "LessThanOrEqualToThreshold", "notBreaching"),
         lambda("search-indexer", "search-indexer", "destination-delivery-failures", "DestinationDeliveryFailures", 1),
         lambda("notifications-sender", "notifications-sender", "async-events-dropped", "AsyncEventsDropped", 1),
         lambda("notifications-sender", "notifications-sender", "destination-delivery-failures", "DestinationDeliveryFailures", 1),
@@ -260,7 +279,8 @@ describe("tracing", () => {
 
     test("prod traces the API stage and every function, whose roles may send traces", () => {
         expect(prod.recorder.one("aws:apigateway/stage:Stage").inputs.xrayTracingEnabled).toBe(true);
-        expect(functions(prod)).toHaveLength(5);
+        // Every function of the stage, however many tiers add.
+        expect(functions(prod)).toHaveLength(prod.recorder.all("mobile-backend:index:AppFunction").length);
         for (const fn of functions(prod)) {
             expect({ fn: fn.name, tracing: fn.inputs.tracingConfig }).toEqual({ fn: fn.name, tracing: { mode: "Active" } });
             const policy = JSON.parse(prod.recorder.one("aws:iam/rolePolicy:RolePolicy", `${fn.name}-policy`).inputs.policy);
