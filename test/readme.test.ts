@@ -41,6 +41,8 @@ function fail(message: string): never {
 
 /** Applies one `[cat FILE |] pulumi config set …` line to the stacks it names (default: the selected one). */
 function apply(line: string, stacks: Map<string, StackConfig>, selected: string): void {
+    // A trailing shell comment is not part of the command.
+    line = line.replace(/\s+#.*$/, "");
     const piped = /^cat (\S+) \| (.*)$/.exec(line);
     const words = (piped ? piped[2] : line).match(/"\$\(cat [^)]+\)"|"[^"]*"|'[^']*'|\S+/g) ?? [];
     const flags: { path?: boolean; secret?: boolean; type?: "string" } = {};
