@@ -7,6 +7,7 @@ import {
     UpdateCommand,
     type DynamoDBDocumentClient,
 } from "@aws-sdk/lib-dynamodb";
+import type { S3Client } from "@aws-sdk/client-s3";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import {
     ApiError,
@@ -18,9 +19,10 @@ import {
     parseJsonBody,
     queryInteger,
 } from "./http";
-import { mediaUrl } from "./media";
+import { mediaUrl, uploadPrefix } from "./media";
 import { NOTE_LIMITS, createNoteSchema, noteIdSchema, updateNoteSchema } from "./notes-schema";
 import { firstSchemaViolation, type JsonSchema } from "./schema";
+import { uploadExists } from "./uploads";
 
 /** What the notes function needs besides its DynamoDB client. */
 export interface NotesSettings {
@@ -31,6 +33,12 @@ export interface NotesSettings {
     /** Clock and id source; tests replace them. */
     now?: () => Date;
     newId?: () => string;
+}
+
+/** Where uploads are checked: a note's `mediaKey` must name an existing object of the caller in this bucket. */
+export interface NotesUploads {
+    s3: S3Client;
+    bucketName: string;
 }
 
 /** The table's local secondary index that orders a user's notes by creation time. */
@@ -58,10 +66,7 @@ export interface Note {
     updatedAt: string;
 }
 
-/** Where a user's uploads live in the bucket; the identity pool roles allow writes only there. */
-export function uploadPrefix(identityId: string): string {
-    return `uploads/${identityId}/`;
-}
+export { uploadPrefix };
 
 /**
  * Serves `POST/GET /notes` and `GET/PUT/DELETE /notes/{noteId}` for the Cognito identity that signed
@@ -71,9 +76,11 @@ export async function handleNotesRequest(
     event: APIGatewayProxyEvent,
     db: DynamoDBDocumentClient,
     settings: NotesSettings,
+    /** Without it, a `mediaKey` is only checked to be under the caller's prefix (the shipped function always has it). */
+    uploads?: NotesUploads,
 ): Promise<APIGatewayProxyResult> {
     try {
-        const notes = new NotesStore(db, settings, callerIdentity(event));
+        const notes = new NotesStore(db, settings, callerIdentity(event), uploads);
         switch (`${event.httpMethod} ${event.resource}`) {
             case "POST /notes":
                 return await notes.create(parseJsonBody(event, NOTE_LIMITS.bodyBytes));
@@ -105,6 +112,7 @@ class NotesStore {
         private readonly db: DynamoDBDocumentClient,
         private readonly settings: NotesSettings,
         private readonly ownerId: string,
+        private readonly uploads?: NotesUploads,
     ) {
         this.now = settings.now ?? (() => new Date());
         this.newId = settings.newId ?? randomUUID;
@@ -113,7 +121,7 @@ class NotesStore {
     async create(body: Record<string, unknown>): Promise<APIGatewayProxyResult> {
         validate(createNoteSchema, body);
         const fields = body as { noteId?: string; headline: string; text?: string; mediaKey?: string };
-        this.checkMediaKey(fields.mediaKey);
+        await this.checkMediaKey(fields.mediaKey);
         const timestamp = this.now().toISOString();
         const item: NoteItem = {
             ownerId: this.ownerId,
@@ -177,7 +185,7 @@ class NotesStore {
     async update(noteId: string, body: Record<string, unknown>): Promise<APIGatewayProxyResult> {
         validate(updateNoteSchema, body);
         const fields = body as { headline?: string; text?: string; mediaKey?: string | null };
-        if (typeof fields.mediaKey === "string") this.checkMediaKey(fields.mediaKey);
+        if (typeof fields.mediaKey === "string") await this.checkMediaKey(fields.mediaKey);
         const names: Record<string, string> = { "#noteId": "noteId", "#updatedAt": "updatedAt" };
         const values: Record<string, unknown> = { ":updatedAt": this.now().toISOString() };
         const sets = ["#updatedAt = :updatedAt"];
@@ -240,13 +248,16 @@ class NotesStore {
         return { ownerId: this.ownerId, noteId: n, createdAt: c };
     }
 
-    /** Media must be the caller's own upload, so a note cannot point at someone else's photo. */
-    private checkMediaKey(mediaKey: string | undefined): void {
+    /** Media must be the caller's own, existing upload, so a note cannot point at someone else's photo. */
+    private async checkMediaKey(mediaKey: string | undefined): Promise<void> {
         if (mediaKey === undefined) return;
         const prefix = uploadPrefix(this.ownerId);
         const rest = mediaKey.startsWith(prefix) ? mediaKey.slice(prefix.length) : "";
         if (rest === "" || rest.split("/").some((part) => part === "" || part === "." || part === "..")) {
             throw new ApiError("BadRequest", `mediaKey must name one of your uploads, under ${prefix}.`);
+        }
+        if (this.uploads && !(await uploadExists(this.uploads.s3, this.uploads.bucketName, mediaKey))) {
+            throw new ApiError("BadRequest", `mediaKey ${mediaKey} is not an upload of yours: upload it first (POST /uploads).`);
         }
     }
 
