@@ -27,7 +27,8 @@ beforeAll(async () => {
         },
         secretKeys,
     );
-});
+    // Four program loads (each serializes every function's closure): more than the default 60 s on a busy machine.
+}, 180_000);
 
 /** How the engine receives a secret value: encrypted in the state, never shown in plain text. */
 const secret = (value: string) => ({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value });
