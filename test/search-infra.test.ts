@@ -27,7 +27,8 @@ beforeAll(async () => {
     prod = await loadProgram("prod");
     disabled = await loadProgram("dev", { "mobile-backend:search": { engine: "none" } });
     adopted = await loadProgram("dev", { "mobile-backend:search": { engine: "cloudsearch", domainName: "team-notes" } });
-});
+    // Four program loads (each serializes every function's closure): more than the default 60 s on a busy machine.
+}, 180_000);
 
 const policy = (r: RecordedResource, key = "policy") => JSON.parse(r.inputs[key]).Statement;
 const searchRoute = (p: LoadedProgram) =>
