@@ -11,6 +11,7 @@ import { Monitoring, type MonitoredFunction, type MonitoredQueue } from "./infra
 import { NotesService } from "./infra/notes";
 import { Notifications } from "./infra/notifications";
 import { Search } from "./infra/search";
+import { UploadsService } from "./infra/uploads";
 
 // Every difference between stages comes from Pulumi.<stage>.yaml.
 const config = loadStageConfig();
@@ -25,6 +26,7 @@ const functionSettings = {
 const media = new Media("media", {
     corsOrigins: config.media.corsOrigins,
     priceClass: config.media.priceClass,
+    cacheSeconds: config.media.cacheSeconds,
     retain,
 });
 const data = new Data("data", { retain });
@@ -32,8 +34,18 @@ const data = new Data("data", { retain });
 const limits = { table: data.limitsTable, ...config.limits };
 const notes = new NotesService("notes", {
     table: data.notesTable,
+    uploadsBucket: media.bucket,
     mediaBaseUrl: media.baseUrl,
     limits,
+    ...functionSettings,
+});
+const uploads = new UploadsService("uploads", {
+    bucket: media.bucket,
+    mediaBaseUrl: media.baseUrl,
+    contentTypes: config.media.contentTypes,
+    maxImageBytes: config.media.maxImageBytes,
+    maxVideoBytes: config.media.maxVideoBytes,
+    expirySeconds: config.media.uploadExpirySeconds,
     ...functionSettings,
 });
 const search = new Search("search", {
@@ -68,7 +80,7 @@ const notifications = new Notifications("notifications", {
     ...functionSettings,
 });
 const api = new Api("api", {
-    services: [notes.api, search.api, ...notifications.api],
+    services: [notes.api, uploads.api, search.api, ...notifications.api],
     stageName: config.stage,
     throttle: { rateLimit: config.api.throttleRateLimit, burstLimit: config.api.throttleBurstLimit },
     quota: { limit: config.api.quotaLimit, period: config.api.quotaPeriod },

@@ -2,3 +2,8 @@
 export function mediaUrl(baseUrl: string, key: string): string {
     return `${baseUrl.replace(/\/+$/, "")}/${key.split("/").map(encodeURIComponent).join("/")}`;
 }
+
+/** Where a user's uploads live in the bucket: the uploads function creates keys only there. */
+export function uploadPrefix(identityId: string): string {
+    return `uploads/${identityId}/`;
+}

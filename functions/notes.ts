@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { S3Client } from "@aws-sdk/client-s3";
 import {
     DeleteCommand,
     GetCommand,
@@ -18,11 +19,12 @@ import {
     parseJsonBody,
     queryInteger,
 } from "./http";
-import { mediaUrl } from "./media";
+import { mediaUrl, uploadPrefix } from "./media";
 import { NOTE_BODY_BYTES, createNoteSchema, noteIdSchema, updateNoteSchema } from "./notes-schema";
 import { enforceWriteLimit, type LimitSettings } from "./rate-limit";
 import { firstSchemaViolation, type JsonSchema } from "./schema";
 import { fieldTextProblem } from "./text";
+import { uploadExists } from "./uploads";
 
 /** What the notes function needs besides its DynamoDB client. */
 export interface NotesSettings {
@@ -35,6 +37,12 @@ export interface NotesSettings {
     newId?: () => string;
     /** Fair-use limits: `POST`, `PUT` and `DELETE` count against `writesPerMinute` (429 when used up). Default: none. */
     limits?: LimitSettings;
+}
+
+/** Where uploads are checked: a note's `mediaKey` must name an existing object of the caller in this bucket. */
+export interface NotesUploads {
+    s3: S3Client;
+    bucketName: string;
 }
 
 /** The table's local secondary index that orders a user's notes by creation time. */
@@ -62,10 +70,7 @@ export interface Note {
     updatedAt: string;
 }
 
-/** Where a user's uploads live in the bucket; the identity pool roles allow writes only there. */
-export function uploadPrefix(identityId: string): string {
-    return `uploads/${identityId}/`;
-}
+export { uploadPrefix };
 
 /**
  * Serves `POST/GET /notes` and `GET/PUT/DELETE /notes/{noteId}` for the Cognito identity that signed
@@ -75,10 +80,12 @@ export async function handleNotesRequest(
     event: APIGatewayProxyEvent,
     db: DynamoDBDocumentClient,
     settings: NotesSettings,
+    /** Without it, a `mediaKey` is only checked to be under the caller's prefix (the shipped function always has it). */
+    uploads?: NotesUploads,
 ): Promise<APIGatewayProxyResult> {
     try {
         const caller = callerIdentity(event);
-        const notes = new NotesStore(db, settings, caller);
+        const notes = new NotesStore(db, settings, caller, uploads);
         if (event.httpMethod !== "GET") await enforceWriteLimit(db, settings.limits, caller, settings.now);
         switch (`${event.httpMethod} ${event.resource}`) {
             case "POST /notes":
@@ -111,6 +118,7 @@ class NotesStore {
         private readonly db: DynamoDBDocumentClient,
         private readonly settings: NotesSettings,
         private readonly ownerId: string,
+        private readonly uploads?: NotesUploads,
     ) {
         this.now = settings.now ?? (() => new Date());
         this.newId = settings.newId ?? randomUUID;
@@ -119,7 +127,7 @@ class NotesStore {
     async create(body: Record<string, unknown>): Promise<APIGatewayProxyResult> {
         validate(createNoteSchema, body);
         const fields = body as { noteId?: string; headline: string; text?: string; mediaKey?: string };
-        this.checkMediaKey(fields.mediaKey);
+        await this.checkMediaKey(fields.mediaKey);
         const timestamp = this.now().toISOString();
         const item: NoteItem = {
             ownerId: this.ownerId,
@@ -183,7 +191,7 @@ class NotesStore {
     async update(noteId: string, body: Record<string, unknown>): Promise<APIGatewayProxyResult> {
         validate(updateNoteSchema, body);
         const fields = body as { headline?: string; text?: string; mediaKey?: string | null };
-        if (typeof fields.mediaKey === "string") this.checkMediaKey(fields.mediaKey);
+        if (typeof fields.mediaKey === "string") await this.checkMediaKey(fields.mediaKey);
         const names: Record<string, string> = { "#noteId": "noteId", "#updatedAt": "updatedAt" };
         const values: Record<string, unknown> = { ":updatedAt": this.now().toISOString() };
         const sets = ["#updatedAt = :updatedAt"];
@@ -246,13 +254,16 @@ class NotesStore {
         return { ownerId: this.ownerId, noteId: n, createdAt: c };
     }
 
-    /** Media must be the caller's own upload, so a note cannot point at someone else's photo. */
-    private checkMediaKey(mediaKey: string | undefined): void {
+    /** Media must be the caller's own, existing upload, so a note cannot point at someone else's photo. */
+    private async checkMediaKey(mediaKey: string | undefined): Promise<void> {
         if (mediaKey === undefined) return;
         const prefix = uploadPrefix(this.ownerId);
         const rest = mediaKey.startsWith(prefix) ? mediaKey.slice(prefix.length) : "";
         if (rest === "" || rest.split("/").some((part) => part === "" || part === "." || part === "..")) {
             throw new ApiError("BadRequest", `mediaKey must name one of your uploads, under ${prefix}.`);
+        }
+        if (this.uploads && !(await uploadExists(this.uploads.s3, this.uploads.bucketName, mediaKey))) {
+            throw new ApiError("BadRequest", `mediaKey ${mediaKey} is not an upload of yours: upload it first (POST /uploads).`);
         }
     }
 

@@ -24,9 +24,11 @@ export interface JsonSchema {
     minLength?: number;
     maxLength?: number;
     pattern?: string;
+    minimum?: number;
+    maximum?: number;
 }
 
-type JsonType = "object" | "string";
+type JsonType = "object" | "string" | "integer";
 
 /** Names of JSON values' types, as draft 4 names them (`integer` for whole numbers). */
 type ValueType = JsonType | "null" | "array" | "boolean" | "integer" | "number";
@@ -68,6 +70,10 @@ export function firstSchemaViolation(schema: JsonSchema, value: unknown, path = 
         if (schema.pattern !== undefined && !new RegExp(schema.pattern, "u").test(value)) {
             return `${name} ${schema.description ?? `must match ${schema.pattern}`}.`;
         }
+    }
+    if (typeof value === "number") {
+        if (schema.minimum !== undefined && value < schema.minimum) return `${name} must be at least ${schema.minimum}, got ${value}.`;
+        if (schema.maximum !== undefined && value > schema.maximum) return `${name} must be at most ${schema.maximum}, got ${value}.`;
     }
     if (value !== null && typeof value === "object" && !Array.isArray(value)) {
         const record = value as Record<string, unknown>;

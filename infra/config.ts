@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
+import { ALL_UPLOAD_CONTENT_TYPES, type UploadContentType } from "../functions/uploads";
 
 /** Periods an API Gateway usage-plan quota can be counted over. */
 export type QuotaPeriod = "DAY" | "WEEK" | "MONTH";
@@ -80,10 +81,26 @@ export interface StageConfig {
         waf?: { ipRateLimit: number; ipRateWindowSeconds: 60 | 120 | 300 | 600 };
     };
     media: {
-        /** `media.corsOrigins` — origins allowed to PUT/GET uploads from a browser. Default `["*"]`. */
+        /** `media.corsOrigins` — origins allowed to POST uploads to and GET them from the bucket in a browser. Default `["*"]`. */
         corsOrigins: string[];
         /** `media.priceClass` — CloudFront price class. Default `PriceClass_100`. */
         priceClass: PriceClass;
+        /**
+         * `media.contentTypes` — the content types `POST /uploads` accepts, a subset of image/jpeg, image/png,
+         * image/heic, image/heif, image/webp, video/mp4, video/quicktime. Default: all of them.
+         */
+        contentTypes: UploadContentType[];
+        /** `media.maxImageBytes` — largest image upload, 1 byte to 5 GiB. Default `10485760` (10 MiB). */
+        maxImageBytes: number;
+        /** `media.maxVideoBytes` — largest video upload, 1 byte to 5 GiB. Default `104857600` (100 MiB). */
+        maxVideoBytes: number;
+        /** `media.uploadExpirySeconds` — how long the presigned POST of `POST /uploads` stays usable, 60–3600 s. Default `600`. */
+        uploadExpirySeconds: number;
+        /**
+         * `media.cacheSeconds` — longest time CloudFront caches a media object (the cache policy's maximum and
+         * default TTL), so the longest a deleted upload stays reachable, 0–86400 s. Default `3600`.
+         */
+        cacheSeconds: number;
     };
     search: {
         /**
@@ -356,6 +373,12 @@ export function parseStageConfig(
                 ["PriceClass_100", "PriceClass_200", "PriceClass_All"] as const,
                 "PriceClass_100",
             ),
+            contentTypes: readContentTypes(read),
+            // A presigned POST uploads at most 5 GB (Amazon S3 user guide, "Uploading objects").
+            maxImageBytes: read.integer("media.maxImageBytes", 10 * 1024 * 1024, { min: 1, max: MAX_POST_UPLOAD_BYTES }),
+            maxVideoBytes: read.integer("media.maxVideoBytes", 100 * 1024 * 1024, { min: 1, max: MAX_POST_UPLOAD_BYTES }),
+            uploadExpirySeconds: read.integer("media.uploadExpirySeconds", 600, { min: 60, max: 3600 }),
+            cacheSeconds: read.integer("media.cacheSeconds", 3600, { min: 0, max: 86400 }),
         },
         search: {
             engine: read.oneOf("search.engine", SEARCH_ENGINES, "opensearch"),
@@ -532,6 +555,21 @@ function readFcm(read: Reader, secrets: ReadonlySet<string>): StageConfig["notif
         );
     }
     return { serviceAccountJson: text };
+}
+
+/** Largest object a single POST upload can create: 5 GiB. */
+export const MAX_POST_UPLOAD_BYTES = 5 * 1024 * 1024 * 1024;
+
+/** `media.contentTypes`: a non-empty list of known upload types, without repeats. */
+function readContentTypes(read: Reader): UploadContentType[] {
+    const types = read.stringList("media.contentTypes", [...ALL_UPLOAD_CONTENT_TYPES]);
+    const unknown = types.filter((t) => !(ALL_UPLOAD_CONTENT_TYPES as string[]).includes(t));
+    if (unknown.length > 0 || new Set(types).size !== types.length) {
+        throw new StageConfigError(
+            `${NAMESPACE}:media.contentTypes must list content types from ${ALL_UPLOAD_CONTENT_TYPES.join(", ")}, each once, got ${JSON.stringify(types)}`,
+        );
+    }
+    return types as UploadContentType[];
 }
 
 /** The stack-file key a dotted setting lives under (`notifications` for `notifications.apns.keyId`). */

@@ -7,7 +7,7 @@ import { UPLOADS_PREFIX } from "./media";
 export interface IdentityArgs {
     /** `execute-api` ARN pattern the app may invoke (the API stage's operations). */
     apiInvokeArn: pulumi.Input<string>;
-    /** ARN of the uploads bucket; each identity may read and write only its own prefix in it. */
+    /** ARN of the uploads bucket; each identity may read only its own prefix in it (uploads go through `POST /uploads`). */
     uploadsBucketArn: pulumi.Input<string>;
     /**
      * Let signed-out users get guest (unauthenticated) identities with the same permissions as
@@ -45,7 +45,8 @@ const IDENTITY_ID = "${cognito-identity.amazonaws.com:sub}";
 /**
  * The identity tier. A Cognito user pool and app client for sign-up/sign-in, registered as the
  * authenticated provider of an identity pool that hands out AWS credentials. The credentials may
- * invoke the API stage and read/write `uploads/<identity id>/*` of the uploads bucket, nothing more.
+ * invoke the API stage and read `uploads/<identity id>/*` of the uploads bucket, nothing more: uploads
+ * go through `POST /uploads`, whose presigned POST fixes the key, content type and size.
  *
  * Guests: in Cognito's default (enhanced) flow, guest credentials are cut down by the AWS-managed
  * `AmazonCognitoUnAuthedIdentitiesSessionPolicy`, which has no `s3:` or `execute-api:` actions, so a
@@ -215,9 +216,10 @@ export class Identity extends pulumi.ComponentResource implements RetainsResourc
                     Statement: [
                         { Sid: "CallTheApi", Effect: "Allow", Action: "execute-api:Invoke", Resource: args.apiInvokeArn },
                         {
-                            Sid: "OwnUploadsOnly",
+                            // No s3:PutObject: the only way in is the presigned POST of POST /uploads.
+                            Sid: "ReadOwnUploadsOnly",
                             Effect: "Allow",
-                            Action: ["s3:PutObject", "s3:GetObject"],
+                            Action: ["s3:GetObject"],
                             Resource: pulumi.interpolate`${args.uploadsBucketArn}/${UPLOADS_PREFIX}${IDENTITY_ID}/*`,
                         },
                     ],

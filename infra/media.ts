@@ -5,10 +5,15 @@ import type { PriceClass } from "./config";
 
 /** Arguments of {@link Media}. */
 export interface MediaArgs {
-    /** Origins allowed to PUT and GET uploads from a browser (CORS). Default `["*"]`. */
+    /** Origins allowed to POST uploads to and GET them from the bucket in a browser (CORS). Default `["*"]`. */
     corsOrigins?: string[];
     /** CloudFront price class. Default `PriceClass_100` (North America and Europe edges). */
     priceClass?: PriceClass;
+    /**
+     * Longest time, in seconds, that CloudFront edges and viewers cache a media object, so the longest a
+     * deleted upload stays reachable at its media URL. Default `3600`.
+     */
+    cacheSeconds?: number;
     /**
      * Keep the bucket, with object versioning on, when the stack is destroyed. Default `false`: the
      * bucket and its objects are deleted with the stack.
@@ -16,16 +21,22 @@ export interface MediaArgs {
     retain?: boolean;
 }
 
-/** Where users' uploads live; each identity may write only below `uploads/<identity id>/`. */
+/** Where users' uploads live: below `uploads/<identity id>/`, written only through presigned POSTs of the uploads function. */
 export const UPLOADS_PREFIX = "uploads/";
 
-// AWS-managed CloudFront policies; their ids are fixed and documented by AWS.
-const MANAGED_CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6";
-const MANAGED_SECURITY_HEADERS = "67f7725c-6f97-4210-82d7-5512b31e9d03";
-
 /**
- * The media tier: a private, encrypted S3 bucket that mobile clients upload to directly with their
- * Cognito credentials, and a CloudFront distribution that is the only reader of it.
+ * The media tier: a private, encrypted S3 bucket that mobile clients upload to with presigned POSTs
+ * (from `POST /uploads`), and a CloudFront distribution that is the only public reader of it.
+ *
+ * Caching: a cache policy of this stage caps every object's time at the edge at `cacheSeconds` (minimum 0,
+ * default and maximum `cacheSeconds`: "Controlling how long content stays in the cache (expiration)",
+ * CloudFront developer guide — the maximum TTL wins over a longer origin `Cache-Control`), and the response
+ * headers policy sends viewers `Cache-Control: max-age=<cacheSeconds>`: a deleted upload is gone from every
+ * cache at most `cacheSeconds` after its deletion.
+ * Headers: the AWS-managed SecurityHeadersPolicy also sends `X-Content-Type-Options: nosniff`, but without
+ * overriding the origin's headers and without a way to add `Cache-Control`; this stage's own policy sends
+ * nosniff (overriding), HSTS, `X-Frame-Options: DENY`, a referrer policy and a `Content-Security-Policy`
+ * of `default-src 'none'; sandbox` (an object that a browser did render as a document could run nothing).
  */
 export class Media extends pulumi.ComponentResource implements RetainsResources {
     /** The uploads bucket. */
@@ -42,7 +53,7 @@ export class Media extends pulumi.ComponentResource implements RetainsResources 
         const retain = args.retain ?? false;
 
         this.bucket = this.createBucket(name, retain, args.corsOrigins ?? ["*"]);
-        this.distribution = this.createDistribution(name, args.priceClass ?? "PriceClass_100");
+        this.distribution = this.createDistribution(name, args.priceClass ?? "PriceClass_100", args.cacheSeconds ?? 3600);
         this.createBucketPolicy(name, retain);
         this.baseUrl = pulumi.interpolate`https://${this.distribution.domainName}`;
         this.retained = retain ? [kept(this.bucket)] : [];
@@ -95,7 +106,8 @@ export class Media extends pulumi.ComponentResource implements RetainsResources 
                 bucket: bucket.id,
                 corsRules: [
                     {
-                        allowedMethods: ["GET", "HEAD", "PUT"],
+                        // POST: browser-based uploads with the presigned POST of POST /uploads.
+                        allowedMethods: ["GET", "HEAD", "POST"],
                         allowedOrigins: corsOrigins,
                         allowedHeaders: ["*"],
                         exposeHeaders: ["ETag"],
@@ -133,7 +145,43 @@ export class Media extends pulumi.ComponentResource implements RetainsResources 
         return bucket;
     }
 
-    private createDistribution(name: string, priceClass: PriceClass): aws.cloudfront.Distribution {
+    private createDistribution(name: string, priceClass: PriceClass, cacheSeconds: number): aws.cloudfront.Distribution {
+        const compress = cacheSeconds > 0;
+        const cachePolicy = new aws.cloudfront.CachePolicy(
+            `${name}-media`,
+            {
+                comment: `Media of ${pulumi.getProject()} ${pulumi.getStack()}: cached at most ${cacheSeconds} s`,
+                minTtl: 0,
+                defaultTtl: cacheSeconds,
+                maxTtl: cacheSeconds,
+                parametersInCacheKeyAndForwardedToOrigin: {
+                    cookiesConfig: { cookieBehavior: "none" },
+                    headersConfig: { headerBehavior: "none" },
+                    queryStringsConfig: { queryStringBehavior: "none" },
+                    // Compression settings are refused when caching is off (maximum TTL 0).
+                    enableAcceptEncodingGzip: compress,
+                    enableAcceptEncodingBrotli: compress,
+                },
+            },
+            { parent: this },
+        );
+        const headersPolicy = new aws.cloudfront.ResponseHeadersPolicy(
+            `${name}-media`,
+            {
+                comment: `Media of ${pulumi.getProject()} ${pulumi.getStack()}: nosniff, no scripts, cached at most ${cacheSeconds} s`,
+                securityHeadersConfig: {
+                    contentTypeOptions: { override: true },
+                    contentSecurityPolicy: { contentSecurityPolicy: "default-src 'none'; sandbox", override: true },
+                    frameOptions: { frameOption: "DENY", override: true },
+                    referrerPolicy: { referrerPolicy: "strict-origin-when-cross-origin", override: true },
+                    strictTransportSecurity: { accessControlMaxAgeSec: 31536000, includeSubdomains: false, override: true },
+                },
+                customHeadersConfig: {
+                    items: [{ header: "Cache-Control", value: `max-age=${cacheSeconds}`, override: true }],
+                },
+            },
+            { parent: this },
+        );
         const accessControl = new aws.cloudfront.OriginAccessControl(
             `${name}-uploads`,
             {
@@ -162,9 +210,9 @@ export class Media extends pulumi.ComponentResource implements RetainsResources 
                     viewerProtocolPolicy: "https-only",
                     allowedMethods: ["GET", "HEAD", "OPTIONS"],
                     cachedMethods: ["GET", "HEAD"],
-                    compress: true,
-                    cachePolicyId: MANAGED_CACHING_OPTIMIZED,
-                    responseHeadersPolicyId: MANAGED_SECURITY_HEADERS,
+                    compress,
+                    cachePolicyId: cachePolicy.id,
+                    responseHeadersPolicyId: headersPolicy.id,
                 },
                 priceClass,
                 httpVersion: "http2and3",

@@ -7,11 +7,14 @@ import { limitSettingsFromEnvironment } from "../functions/rate-limit";
 import type { ApiService } from "./api";
 import { limitsEnvironment, type FairUseLimits } from "./data";
 import { AppFunction } from "./function";
+import { UPLOADS_PREFIX } from "./media";
 
 /** Arguments of {@link NotesService}. */
 export interface NotesServiceArgs {
     /** The notes table. */
     table: aws.dynamodb.Table;
+    /** The uploads bucket: a note's `mediaKey` must name an existing object of the caller in it. */
+    uploadsBucket: aws.s3.Bucket;
     /** Base URL that serves uploads (`https://<cloudfront domain>`), for the notes' `mediaUrl`. */
     mediaBaseUrl: pulumi.Input<string>;
     /** Fair use: every write (`POST`, `PUT`, `DELETE`) counts against `writesPerMinute` in the limits table. */
@@ -47,15 +50,17 @@ export class NotesService extends pulumi.ComponentResource {
                     // Built once per cold start from the runtime's AWS SDK, configured by the environment.
                     const { DynamoDBClient } = require("@aws-sdk/client-dynamodb");
                     const { DynamoDBDocumentClient } = require("@aws-sdk/lib-dynamodb");
+                    const { S3Client } = require("@aws-sdk/client-s3");
                     const db = DynamoDBDocumentClient.from(new DynamoDBClient({}));
                     const settings = {
                         tableName: process.env.NOTES_TABLE ?? "",
                         mediaBaseUrl: process.env.MEDIA_BASE_URL ?? "",
                         limits: limitSettingsFromEnvironment(process.env),
                     };
-                    return (event: APIGatewayProxyEvent) => handleNotesRequest(event, db, settings);
+                    const uploads = { s3: new S3Client({}), bucketName: process.env.UPLOADS_BUCKET ?? "" };
+                    return (event: APIGatewayProxyEvent) => handleNotesRequest(event, db, settings, uploads);
                 },
-                environment: { NOTES_TABLE: args.table.name, MEDIA_BASE_URL: args.mediaBaseUrl, ...limitsEnvironment(args.limits) },
+                environment: { NOTES_TABLE: args.table.name, MEDIA_BASE_URL: args.mediaBaseUrl, UPLOADS_BUCKET: args.uploadsBucket.bucket, ...limitsEnvironment(args.limits) },
                 statements: [
                     {
                         Action: [
@@ -69,6 +74,8 @@ export class NotesService extends pulumi.ComponentResource {
                     },
                     // The write counter: one conditional UpdateItem per write.
                     { Action: ["dynamodb:UpdateItem"], Resource: [args.limits.table.arn] },
+                    // HeadObject of a note's mediaKey (HeadObject needs s3:GetObject).
+                    { Action: ["s3:GetObject"], Resource: [pulumi.interpolate`${args.uploadsBucket.arn}/${UPLOADS_PREFIX}*`] },
                 ],
                 memoryMb: args.memoryMb,
                 timeoutSeconds: args.timeoutSeconds,

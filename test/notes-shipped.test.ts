@@ -4,6 +4,7 @@
  * with API Gateway proxy events through the whole life of a note.
  */
 import type { APIGatewayProxyResult } from "aws-lambda";
+import { startS3, type LocalS3 } from "../local/s3";
 import { createDeclaredTable, startDynamo, type LocalDynamo } from "./support/dynamodb";
 import { apiEvent, reply, type ApiCall } from "./support/events";
 import { startFunction, type LocalFunction } from "./support/lambda";
@@ -13,6 +14,7 @@ const alice = "us-east-1:11111111-1111-4111-8111-111111111111";
 const bob = "us-east-1:22222222-2222-4222-8222-222222222222";
 
 let dynamo: LocalDynamo;
+let s3: LocalS3;
 let notes: LocalFunction;
 let mediaBaseUrl: string;
 
@@ -27,12 +29,17 @@ beforeAll(async () => {
     await createDeclaredTable(dynamo, program.recorder.one("aws:dynamodb/table:Table", "data-notes"), archive.environment.NOTES_TABLE);
     // The fair-use write counter.
     await createDeclaredTable(dynamo, program.recorder.one("aws:dynamodb/table:Table", "data-limits"), archive.environment.LIMITS_TABLE);
-    notes = await startFunction(archive, { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint });
+    // A note's mediaKey must be an existing upload: the photo below is in the (local) uploads bucket.
+    const bucket = archive.environment.UPLOADS_BUCKET;
+    s3 = await startS3({ buckets: [{ name: bucket }] });
+    s3.put(bucket, `uploads/${alice}/photos/beach.jpg`, "jpeg", "image/jpeg");
+    notes = await startFunction(archive, { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_S3: s3.endpoint });
 });
 
 afterAll(async () => {
     await notes?.stop();
     await dynamo?.close();
+    await s3?.stop();
 });
 
 async function call(request: ApiCall) {

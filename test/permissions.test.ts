@@ -22,6 +22,19 @@ const ACTIONS: Record<string, string> = {
     GetEndpointAttributesCommand: "sns:GetEndpointAttributes",
     SetEndpointAttributesCommand: "sns:SetEndpointAttributes",
     DeleteEndpointCommand: "sns:DeleteEndpoint",
+    GetObjectCommand: "s3:GetObject",
+    // HeadObject is authorized as s3:GetObject (HeadObject, Amazon S3 API reference).
+    HeadObjectCommand: "s3:GetObject",
+    ListObjectsV2Command: "s3:ListBucket",
+    DeleteObjectCommand: "s3:DeleteObject",
+};
+
+/**
+ * Calls that are not SDK commands: a presigned POST is signed with the function's credentials, so the
+ * upload it allows needs s3:PutObject on the function's role.
+ */
+const REQUIRES: Record<string, string> = {
+    "@aws-sdk/s3-presigned-post": "s3:PutObject",
 };
 
 /** Actions the Lambda service performs with a function's role, not the function's code. */
@@ -45,17 +58,18 @@ beforeAll(async () => {
     program = await loadProgram("dev", CREDENTIALS, CREDENTIAL_SECRET_KEYS);
 });
 
-test.each(["notes-function", "search-indexer", "search-function", "notifications-devices", "notifications-sender", "notifications-blocks"])(
+test.each(["notes-function", "uploads-function", "search-indexer", "search-function", "notifications-devices", "notifications-sender", "notifications-blocks"])(
     "%s: its role allows exactly the calls its shipped code makes",
     (name) => {
         const code = program.archives[name].files["__index.js"];
-        const commands = new Set([...code.matchAll(/new (?:[\w$]+\.)?([A-Za-z]+Command)\(/g)].map((m) => m[1]));
+        const commands = new Set([...code.matchAll(/new (?:[\w$]+\.)?([A-Za-z][A-Za-z0-9]*Command)\(/g)].map((m) => m[1]));
         for (const command of commands) expect({ command, known: command in ACTIONS }).toEqual({ command, known: true });
         // Requests the OpenSearch client sends: `.request("POST", ...)` → es:ESHttpPost.
         const methods = [...code.matchAll(/\.request\("(GET|HEAD|POST|PUT|DELETE)"/g)].map(
             (m) => `es:ESHttp${m[1][0]}${m[1].slice(1).toLowerCase()}`,
         );
-        const called = [...[...commands].map((c) => ACTIONS[c]), ...methods].sort();
+        const required = Object.entries(REQUIRES).filter(([module]) => code.includes(`require("${module}")`));
+        const called = [...[...commands].map((c) => ACTIONS[c]), ...methods, ...required.map(([, action]) => action)].sort();
 
         const policy = JSON.parse(program.recorder.one("aws:iam/rolePolicy:RolePolicy", `${name}-policy`).inputs.policy);
         const granted = new Set<string>(policy.Statement.flatMap((s: { Action: string[] }) => s.Action));

@@ -51,6 +51,7 @@ describe("every stage", () => {
             "mobile-backend:index:NotesService",
             "mobile-backend:index:Notifications",
             "mobile-backend:index:Search",
+            "mobile-backend:index:UploadsService",
         ]);
     });
 
@@ -102,7 +103,7 @@ describe("identity tier", () => {
         }
     });
 
-    test("identities may invoke this API stage and touch only their own uploads", () => {
+    test("identities may invoke this API stage and read only their own uploads (uploads go through POST /uploads)", () => {
         for (const label of ["identity-signed-in", "identity-guest"]) {
             expect(statements(dev.recorder.one("aws:iam/rolePolicy:RolePolicy", label))).toEqual([
                 {
@@ -112,9 +113,9 @@ describe("identity tier", () => {
                     Resource: "arn:aws:execute-api:us-east-1:123456789012:api-api-id/dev/*/*",
                 },
                 {
-                    Sid: "OwnUploadsOnly",
+                    Sid: "ReadOwnUploadsOnly",
                     Effect: "Allow",
-                    Action: ["s3:PutObject", "s3:GetObject"],
+                    Action: ["s3:GetObject"],
                     Resource: "arn:aws:s3:::media-uploads-abc1234/uploads/${cognito-identity.amazonaws.com:sub}/*",
                 },
             ]);
@@ -189,9 +190,9 @@ describe("media tier", () => {
         });
     });
 
-    test("browsers and apps may PUT and GET uploads across origins", () => {
+    test("browsers and apps may POST (presigned) and GET uploads across origins, and no longer PUT", () => {
         const [rule] = dev.recorder.one("aws:s3/bucketCorsConfiguration:BucketCorsConfiguration").inputs.corsRules;
-        expect(rule.allowedMethods).toEqual(expect.arrayContaining(["GET", "PUT"]));
+        expect(rule.allowedMethods).toEqual(["GET", "HEAD", "POST"]);
         expect(rule.allowedOrigins).toEqual(["*"]);
     });
 
@@ -239,14 +240,17 @@ describe("api tier", () => {
             "delete /blocks/{identityId}",
             "delete /devices/{deviceId}",
             "delete /notes/{noteId}",
+            "delete /uploads/{key}",
             "get /blocks",
             "get /devices",
             "get /notes",
             "get /notes/{noteId}",
             "get /search",
+            "get /uploads",
             "post /devices",
             "post /notes",
             "post /notifications",
+            "post /uploads",
             "put /blocks/{identityId}",
             "put /notes/{noteId}",
         ]);
@@ -334,7 +338,13 @@ describe("notes function", () => {
             handler: "__index.handler",
             role: "arn:aws:iam::123456789012:role/notes-function-role-abc1234",
             loggingConfig: { logFormat: "JSON", logGroup: "/aws/lambda/mobile-backend/dev/notes-function" },
-            environment: { variables: { NOTES_TABLE: "data-notes-abc1234", MEDIA_BASE_URL: "https://d1234abcd.cloudfront.net" } },
+            environment: {
+                variables: {
+                    NOTES_TABLE: "data-notes-abc1234",
+                    MEDIA_BASE_URL: "https://d1234abcd.cloudfront.net",
+                    UPLOADS_BUCKET: "media-uploads-abc1234",
+                },
+            },
         });
     });
 
@@ -346,7 +356,7 @@ describe("notes function", () => {
         expect(archive.files["__index.js"]).toMatch(/require\("@aws-sdk\/lib-dynamodb/);
     });
 
-    test("its role may only write its logs and use items of this table", () => {
+    test("its role may only write its logs, use items of this table and check uploads exist", () => {
         const policy = statements(dev.recorder.one("aws:iam/rolePolicy:RolePolicy", "notes-function-policy"));
         expect(policy).toEqual([
             {
@@ -364,6 +374,8 @@ describe("notes function", () => {
             },
             // The write counter (fair use per identity).
             { Effect: "Allow", Action: ["dynamodb:UpdateItem"], Resource: ["arn:aws:dynamodb:us-east-1:123456789012:table/data-limits-abc1234"] },
+            // HeadObject of a note's mediaKey.
+            { Effect: "Allow", Action: ["s3:GetObject"], Resource: ["arn:aws:s3:::media-uploads-abc1234/uploads/*"] },
         ]);
         const role = dev.recorder.one("aws:iam/role:Role", "notes-function-role");
         expect(statements(role, "assumeRolePolicy")).toEqual([

@@ -7,6 +7,7 @@
  */
 import { PutItemCommand } from "@aws-sdk/client-dynamodb";
 import type { APIGatewayProxyResult, DynamoDBBatchResponse } from "aws-lambda";
+import { startS3, type LocalS3 } from "../local/s3";
 import { startCloudSearch, type LocalCloudSearch } from "./support/cloudsearch";
 import { createDeclaredTable, startDynamo, type LocalDynamo } from "./support/dynamodb";
 import { apiEvent, reply, type ApiCall } from "./support/events";
@@ -19,6 +20,7 @@ const bob = "us-east-1:22222222-2222-4222-8222-222222222222";
 
 let dynamo: LocalDynamo;
 let cloudsearch: LocalCloudSearch;
+let s3: LocalS3;
 let notes: LocalFunction;
 let indexer: LocalFunction;
 let search: LocalFunction;
@@ -41,7 +43,11 @@ beforeAll(async () => {
     cloudsearch = await startCloudSearch({ verifySignature: { secretAccessKey: "local" } });
     changes = new ChangeCapture(dynamo, tableName, ["ownerId", "noteId"]);
 
-    notes = await startFunction(archives["notes-function"], { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint });
+    // A note's mediaKey must be an existing upload: alice's photo is in the (local) uploads bucket.
+    const bucket = archives["notes-function"].environment.UPLOADS_BUCKET;
+    s3 = await startS3({ buckets: [{ name: bucket }] });
+    s3.put(bucket, `uploads/${alice}/beach.jpg`, "jpeg", "image/jpeg");
+    notes = await startFunction(archives["notes-function"], { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_S3: s3.endpoint });
     // The program points each function at its domain endpoint; here, at the local one.
     indexer = await startFunction(archives["search-indexer"], { CLOUDSEARCH_ENDPOINT: cloudsearch.endpoint });
     search = await startFunction(archives["search-function"], { CLOUDSEARCH_ENDPOINT: cloudsearch.endpoint });
@@ -52,6 +58,7 @@ afterAll(async () => {
     await Promise.all([notes?.stop(), indexer?.stop(), search?.stop()]);
     await cloudsearch?.close();
     await dynamo?.close();
+    await s3?.stop();
 });
 
 async function callNotes(request: ApiCall) {

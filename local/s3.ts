@@ -1,0 +1,566 @@
+/**
+ * A local, in-memory, path-style stand-in for Amazon S3: what this program's functions and a mobile app
+ * do with the uploads bucket, in the wire format `@aws-sdk/client-s3` speaks (REST-XML), SigV4 verified.
+ *
+ * Operations (path-style: `/<bucket>` and `/<bucket>/<key>`):
+ *   - `POST /<bucket>` multipart/form-data: a browser-based upload with a POST policy (what
+ *     `@aws-sdk/s3-presigned-post`'s `createPresignedPost` hands out), checked as S3 documents it in
+ *     "Creating a POST policy" and "Authenticating requests in browser-based uploads using POST (AWS
+ *     Signature Version 4)": `x-amz-algorithm` AWS4-HMAC-SHA256, `x-amz-credential`
+ *     `<key>/<yyyymmdd>/<region>/s3/aws4_request`, `x-amz-signature` = hex HMAC-SHA256 of the base64
+ *     `Policy` with the SigV4 signing key; the policy's `expiration` not passed; every condition met
+ *     (`{"field": "value"}` and `["eq", "$field", "value"]` exact, `["starts-with", "$field", "prefix"]`,
+ *     `["content-length-range", min, max]` on the file's size); every form field other than
+ *     `x-amz-signature`, `file`, `policy` and `x-ignore-*` named by a condition; `file` the last field;
+ *     `${filename}` in `key` replaced by the file's name. Field names are case-insensitive. Answers
+ *     `success_action_status` (200, 201 with a `PostResponse` document, or the default 204).
+ *   - PutObject (`PUT /<bucket>/<key>`, for legacy direct uploads and tests), HeadObject, GetObject
+ *     (`versionId` too), DeleteObject (`versionId` too), ListObjectsV2 (`list-type=2`: `prefix`,
+ *     `max-keys`, `continuation-token`, `start-after`), ListObjectVersions (`?versions`: `prefix`,
+ *     `max-keys`, `key-marker`, `version-id-marker`).
+ *   - A versioned bucket keeps every version: a delete without `versionId` adds a delete marker, with
+ *     one removes that version (or marker) for good. An unversioned bucket has one `null` version per key.
+ *   - `GET|HEAD /-media/<bucket>/<key>` (see {@link LocalS3.mediaBaseUrl}): the objects as the CloudFront
+ *     distribution serves them — no signature, `X-Content-Type-Options: nosniff`, the configured
+ *     `Cache-Control`, 403 for a missing key (CloudFront with origin access control gets 403 from S3
+ *     for a missing object because it may not ListBucket).
+ *
+ * Signing: every request except POST uploads and media reads carries a SigV4 `Authorization` header
+ * for service `s3`, verified (signature recomputed) with the secret of its access key; unknown keys are
+ * 403 InvalidAccessKeyId, requests more than 15 minutes off the clock 403 RequestTimeTooSkewed.
+ * Authorization: `authorize` (default: allow) is asked for the IAM action of each request, as a policy
+ * would be: s3:GetObject (Get/Head), s3:GetObjectVersion, s3:PutObject (Put/POST), s3:DeleteObject,
+ * s3:DeleteObjectVersion, s3:ListBucket (with the prefix), s3:ListBucketVersions. As in S3, a missing
+ * object is 404 only when the caller may also ListBucket that key; otherwise 403 AccessDenied
+ * ("HeadObject": "If you don't have the s3:ListBucket permission, Amazon S3 returns an HTTP status code
+ * 403 Forbidden error").
+ *
+ * Errors: `<Error><Code/><Message/><RequestId/></Error>` with S3's codes and statuses (NoSuchKey 404,
+ * NoSuchBucket 404, AccessDenied 403, SignatureDoesNotMatch 403, EntityTooLarge/EntityTooSmall 400,
+ * InvalidArgument 400, MalformedPOSTRequest 400, InvalidRequest 400, NotImplemented 501). HEAD answers
+ * carry no body: the SDK names a 404 `NotFound` and a 403 `Forbidden`.
+ *
+ * Deliberate differences (it is a local double): one region, no ACLs, no multipart upload, no
+ * delimiter listings (501 NotImplemented), no copy, no checksum validation beyond SigV4's payload hash,
+ * ETags are the MD5 of the body, everything is kept in memory.
+ */
+import { createHash, createHmac, randomUUID } from "node:crypto";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import { SigV4Failure, verifySigV4 } from "./sigv4";
+
+/** The IAM actions a request to this endpoint needs. */
+export type S3Action =
+    | "s3:GetObject"
+    | "s3:GetObjectVersion"
+    | "s3:PutObject"
+    | "s3:DeleteObject"
+    | "s3:DeleteObjectVersion"
+    | "s3:ListBucket"
+    | "s3:ListBucketVersions";
+
+/** What {@link LocalS3Options.authorize} is asked. */
+export interface S3AccessRequest {
+    accessKeyId: string;
+    action: S3Action;
+    bucket: string;
+    /** The object key (object actions), or the listing's prefix (list actions; "" for none). */
+    key: string;
+}
+
+export interface LocalS3Options {
+    /** Buckets that exist; `versioned` keeps every version. */
+    buckets: { name: string; versioned?: boolean }[];
+    /** Access key id → secret access key of every caller. Default: `{ local: "local" }`. */
+    credentials?: Record<string, string>;
+    /** Region of the bucket and of every signature. Default `us-east-1`. */
+    region?: string;
+    /** Whether the caller may do this; default: everything. */
+    authorize?(request: S3AccessRequest): boolean;
+    /** `Cache-Control` of media reads (`/-media/...`). Default `max-age=3600`. */
+    mediaCacheControl?: string;
+    /** The clock (policy expiry, request skew, LastModified). Default: the real one. */
+    now?: () => Date;
+}
+
+/** One version of an object (or a delete marker). */
+export interface StoredVersion {
+    versionId: string;
+    deleteMarker: boolean;
+    body: Buffer;
+    contentType: string;
+    etag: string;
+    lastModified: Date;
+}
+
+/** One request the endpoint answered. */
+export interface RecordedS3Request {
+    method: string;
+    path: string;
+    operation: string;
+    status: number;
+    errorCode?: string;
+}
+
+export interface LocalS3 {
+    /** `http://127.0.0.1:<port>`: give it to the SDK as `endpoint` (or `AWS_ENDPOINT_URL_S3`). */
+    endpoint: string;
+    /** The base URL that serves a bucket's objects as its CloudFront distribution would. */
+    mediaBaseUrl(bucket: string): string;
+    /** The current object at `key`, if any (not a delete marker). */
+    object(bucket: string, key: string): StoredVersion | undefined;
+    /** Every version of `key`, newest first (delete markers included). */
+    versions(bucket: string, key: string): StoredVersion[];
+    /** Keys with a current (non-deleted) object, sorted. */
+    keys(bucket: string): string[];
+    /** Stores an object directly, as if uploaded. */
+    put(bucket: string, key: string, body: Buffer | string, contentType?: string): StoredVersion;
+    /** Every request so far. */
+    requests: RecordedS3Request[];
+    stop(): Promise<void>;
+}
+
+const XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/";
+const MAX_REQUEST_BYTES = 512 * 1024 * 1024;
+const MAX_SKEW_MS = 15 * 60 * 1000;
+
+class S3Error extends Error {
+    constructor(
+        readonly status: number,
+        readonly code: string,
+        message: string,
+        readonly extra: Record<string, string> = {},
+    ) {
+        super(message);
+    }
+}
+
+interface Reply {
+    status: number;
+    headers: Record<string, string>;
+    body?: string | Buffer;
+}
+
+const accessDenied = () => new S3Error(403, "AccessDenied", "Access Denied");
+
+/** Starts the endpoint on an ephemeral loopback port. */
+export async function startS3(options: LocalS3Options): Promise<LocalS3> {
+    const region = options.region ?? "us-east-1";
+    const credentials = options.credentials ?? { local: "local" };
+    const now = options.now ?? (() => new Date());
+    const authorize = options.authorize ?? (() => true);
+    const mediaCacheControl = options.mediaCacheControl ?? "max-age=3600";
+    const buckets = new Map<string, { versioned: boolean; objects: Map<string, StoredVersion[]> }>();
+    for (const b of options.buckets) buckets.set(b.name, { versioned: b.versioned ?? false, objects: new Map() });
+    const requests: RecordedS3Request[] = [];
+
+    const bucketOf = (name: string) => {
+        const bucket = buckets.get(name);
+        if (!bucket) throw new S3Error(404, "NoSuchBucket", "The specified bucket does not exist", { BucketName: name });
+        return bucket;
+    };
+    const current = (name: string, key: string): StoredVersion | undefined => {
+        const latest = buckets.get(name)?.objects.get(key)?.[0];
+        return latest && !latest.deleteMarker ? latest : undefined;
+    };
+    const store = (name: string, key: string, body: Buffer, contentType: string): StoredVersion => {
+        const bucket = bucketOf(name);
+        const version: StoredVersion = {
+            versionId: bucket.versioned ? newVersionId() : "null",
+            deleteMarker: false,
+            body,
+            contentType,
+            etag: `"${createHash("md5").update(body).digest("hex")}"`,
+            lastModified: now(),
+        };
+        const list = bucket.objects.get(key) ?? [];
+        bucket.objects.set(key, bucket.versioned ? [version, ...list] : [version]);
+        return version;
+    };
+
+    const server = http.createServer((req, res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        req.on("data", (chunk: Buffer) => {
+            size += chunk.length;
+            if (size <= MAX_REQUEST_BYTES) chunks.push(chunk);
+        });
+        req.on("end", () => {
+            const record: RecordedS3Request = { method: req.method ?? "", path: req.url ?? "", operation: "", status: 0 };
+            requests.push(record);
+            const answer = (status: number, headers: Record<string, string>, body?: string | Buffer) => {
+                record.status = status;
+                res.writeHead(status, { "x-amz-request-id": randomUUID().replace(/-/g, "").slice(0, 16).toUpperCase(), ...headers });
+                res.end(req.method === "HEAD" ? undefined : body);
+            };
+            handle(req, Buffer.concat(chunks), size, record)
+                .then((r) => answer(r.status, r.headers, r.body))
+                .catch((err: unknown) => {
+                    const e =
+                        err instanceof S3Error
+                            ? err
+                            : err instanceof SigV4Failure
+                              ? new S3Error(err.status, err.code === "IncompleteSignature" ? "AuthorizationHeaderMalformed" : err.code, err.message)
+                              : new S3Error(500, "InternalError", String(err));
+                    record.errorCode = e.code;
+                    const extra = Object.entries(e.extra).map(([k, v]) => `<${k}>${xml(v)}</${k}>`).join("");
+                    answer(e.status, { "content-type": "application/xml" }, `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${e.code}</Code><Message>${xml(e.message)}</Message>${extra}<RequestId>local</RequestId></Error>`);
+                });
+        });
+    });
+
+    async function handle(req: http.IncomingMessage, body: Buffer, size: number, record: RecordedS3Request): Promise<Reply> {
+        const url = new URL(req.url ?? "/", "http://localhost");
+        const segments = url.pathname.split("/").slice(1);
+        if (segments[0] === "-media") {
+            record.operation = "MediaRead";
+            return media(req.method ?? "", decodeURIComponent(segments[1] ?? ""), decodeURIComponent(segments.slice(2).join("/")));
+        }
+        if (size > MAX_REQUEST_BYTES) throw new S3Error(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size");
+        const bucketName = decodeURIComponent(segments[0] ?? "");
+        const key = decodeURIComponent(segments.slice(1).join("/"));
+        if (bucketName === "") throw new S3Error(501, "NotImplemented", "ListBuckets is not supported by this local endpoint");
+        if (req.method === "POST" && key === "" && [...url.searchParams.keys()].length === 0) {
+            record.operation = "PostObject";
+            return postObject(req, url, bucketName, body);
+        }
+        const accessKeyId = signedBy(req, url, body);
+        const allowed = (action: S3Action, k: string) => authorize({ accessKeyId, action, bucket: bucketName, key: k });
+        const bucket = bucketOf(bucketName);
+        const versionId = url.searchParams.get("versionId") ?? undefined;
+
+        if (key === "") {
+            if (req.method !== "GET") throw new S3Error(501, "NotImplemented", `${req.method} on a bucket is not supported by this local endpoint`);
+            if (url.searchParams.has("versions")) {
+                record.operation = "ListObjectVersions";
+                if (!allowed("s3:ListBucketVersions", url.searchParams.get("prefix") ?? "")) throw accessDenied();
+                return listVersions(bucketName, bucket.objects, url.searchParams);
+            }
+            if (url.searchParams.get("list-type") === "2") {
+                record.operation = "ListObjectsV2";
+                if (!allowed("s3:ListBucket", url.searchParams.get("prefix") ?? "")) throw accessDenied();
+                return listV2(bucketName, bucket.objects, url.searchParams);
+            }
+            throw new S3Error(501, "NotImplemented", "Only ListObjectsV2 (list-type=2) and ListObjectVersions are supported on a bucket");
+        }
+
+        switch (req.method) {
+            case "GET":
+            case "HEAD": {
+                record.operation = req.method === "GET" ? "GetObject" : "HeadObject";
+                if (!allowed(versionId ? "s3:GetObjectVersion" : "s3:GetObject", key)) throw accessDenied();
+                const found = versionId ? bucket.objects.get(key)?.find((v) => v.versionId === versionId) : current(bucketName, key);
+                if (!found || found.deleteMarker) {
+                    if (versionId && found?.deleteMarker) throw new S3Error(405, "MethodNotAllowed", "The specified method is not allowed against this resource.");
+                    if (!allowed("s3:ListBucket", key)) throw accessDenied();
+                    if (versionId) throw new S3Error(404, "NoSuchVersion", "The specified version does not exist.", { Key: key, VersionId: versionId });
+                    throw new S3Error(404, "NoSuchKey", "The specified key does not exist.", { Key: key });
+                }
+                return { status: 200, headers: objectHeaders(found, bucket.versioned), body: found.body };
+            }
+            case "PUT": {
+                record.operation = "PutObject";
+                if ([...url.searchParams.keys()].some((k) => k !== "x-id") || req.headers["x-amz-copy-source"]) {
+                    throw new S3Error(501, "NotImplemented", "Only a plain PutObject is supported by this local endpoint");
+                }
+                if (!allowed("s3:PutObject", key)) throw accessDenied();
+                const stored = store(bucketName, key, body, header(req, "content-type") ?? "binary/octet-stream");
+                return { status: 200, headers: { etag: stored.etag, ...(bucket.versioned ? { "x-amz-version-id": stored.versionId } : {}) } };
+            }
+            case "DELETE": {
+                record.operation = "DeleteObject";
+                if (!allowed(versionId ? "s3:DeleteObjectVersion" : "s3:DeleteObject", key)) throw accessDenied();
+                const list = bucket.objects.get(key) ?? [];
+                if (versionId !== undefined) {
+                    const removed = list.find((v) => v.versionId === versionId);
+                    bucket.objects.set(key, list.filter((v) => v !== removed));
+                    if ((bucket.objects.get(key) ?? []).length === 0) bucket.objects.delete(key);
+                    return { status: 204, headers: { "x-amz-version-id": versionId, ...(removed?.deleteMarker ? { "x-amz-delete-marker": "true" } : {}) } };
+                }
+                if (!bucket.versioned) {
+                    bucket.objects.delete(key);
+                    return { status: 204, headers: {} };
+                }
+                const marker: StoredVersion = { versionId: newVersionId(), deleteMarker: true, body: Buffer.alloc(0), contentType: "", etag: "", lastModified: now() };
+                bucket.objects.set(key, [marker, ...list]);
+                return { status: 204, headers: { "x-amz-version-id": marker.versionId, "x-amz-delete-marker": "true" } };
+            }
+            default:
+                throw new S3Error(501, "NotImplemented", `${req.method} on an object is not supported by this local endpoint`);
+        }
+    }
+
+    /** Verifies the SigV4 Authorization header; returns the access key id. */
+    function signedBy(req: http.IncomingMessage, url: URL, body: Buffer): string {
+        const accessKeyId = /Credential=([^/\s,]+)\//.exec(req.headers.authorization ?? "")?.[1];
+        if (accessKeyId === undefined) {
+            if (url.searchParams.has("X-Amz-Signature")) throw new S3Error(501, "NotImplemented", "Presigned URLs are not supported by this local endpoint");
+            throw new S3Error(403, "AccessDenied", "Anonymous requests are not allowed: sign with SigV4");
+        }
+        const secret = credentials[accessKeyId];
+        if (secret === undefined) throw new S3Error(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.");
+        const amzDate = header(req, "x-amz-date");
+        if (amzDate !== undefined && /^\d{8}T\d{6}Z$/.test(amzDate) && Math.abs(parseAmzDate(amzDate) - now().getTime()) > MAX_SKEW_MS) {
+            throw new S3Error(403, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large.");
+        }
+        // S3 accepts a chunked (streaming) payload hash; this endpoint checks a whole-body hash only.
+        const declared = header(req, "x-amz-content-sha256");
+        if (declared?.startsWith("STREAMING-")) throw new S3Error(501, "NotImplemented", "aws-chunked uploads are not supported by this local endpoint");
+        verifySigV4(req, url, body, { service: "s3", region, secret });
+        return accessKeyId;
+    }
+
+    /** A browser-based upload: the POST policy is the authorization. */
+    async function postObject(req: http.IncomingMessage, url: URL, bucketName: string, body: Buffer): Promise<Reply> {
+        const bucket = bucketOf(bucketName);
+        const contentType = header(req, "content-type") ?? "";
+        if (!contentType.toLowerCase().startsWith("multipart/form-data")) {
+            throw new S3Error(412, "PreconditionFailed", "Bucket POST must be of the enclosure-type multipart/form-data");
+        }
+        let form: FormData;
+        try {
+            form = await new Request(url, { method: "POST", headers: { "content-type": contentType }, body }).formData();
+        } catch {
+            throw new S3Error(400, "MalformedPOSTRequest", "The body of your POST request is not well-formed multipart/form-data.");
+        }
+        const entries = [...form.entries()];
+        const fileIndex = entries.findIndex(([name]) => name.toLowerCase() === "file");
+        const file = fileIndex >= 0 ? entries[fileIndex][1] : undefined;
+        if (file === undefined || entries.filter(([name]) => name.toLowerCase() === "file").length !== 1) {
+            throw new S3Error(400, "InvalidArgument", "POST requires exactly one file upload per request.", { ArgumentName: "file" });
+        }
+        if (fileIndex !== entries.length - 1) {
+            throw new S3Error(400, "InvalidArgument", "Bucket POST must contain the file as the last field; fields after it are not allowed.");
+        }
+        const fields = new Map<string, string>();
+        for (const [name, value] of entries.slice(0, -1)) {
+            if (typeof value !== "string") throw new S3Error(400, "InvalidArgument", `Only the file field may be a file, not ${name}`);
+            const lower = name.toLowerCase();
+            if (fields.has(lower)) throw new S3Error(400, "InvalidArgument", `Bucket POST must not repeat the field ${name}`);
+            fields.set(lower, value);
+        }
+        const data = typeof file === "string" ? Buffer.from(file, "utf8") : Buffer.from(await file.arrayBuffer());
+        const fileName = typeof file === "string" ? "" : file.name;
+
+        const policyText = fields.get("policy");
+        if (policyText === undefined) throw accessDenied();
+        const algorithm = fields.get("x-amz-algorithm");
+        const credential = fields.get("x-amz-credential") ?? "";
+        const signature = fields.get("x-amz-signature") ?? "";
+        if (algorithm !== "AWS4-HMAC-SHA256") {
+            throw new S3Error(400, "InvalidArgument", "Bucket POST must contain x-amz-algorithm AWS4-HMAC-SHA256 (SigV4 only here)", { ArgumentName: "x-amz-algorithm" });
+        }
+        const m = /^([^/]+)\/(\d{8})\/([a-z0-9-]+)\/s3\/aws4_request$/.exec(credential);
+        if (!m) throw new S3Error(400, "InvalidArgument", "x-amz-credential must be <access key>/<yyyymmdd>/<region>/s3/aws4_request", { ArgumentName: "x-amz-credential" });
+        const [, accessKeyId, date, credentialRegion] = m;
+        if (credentialRegion !== region) {
+            throw new S3Error(400, "AuthorizationQueryParametersError", `Error parsing the X-Amz-Credential parameter; the region '${credentialRegion}' is wrong; expecting '${region}'`);
+        }
+        const secret = credentials[accessKeyId];
+        if (secret === undefined) throw new S3Error(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.");
+        let key: Buffer = createHmac("sha256", `AWS4${secret}`).update(date).digest();
+        for (const part of [region, "s3", "aws4_request"]) key = createHmac("sha256", key).update(part).digest();
+        if (createHmac("sha256", key).update(policyText).digest("hex") !== signature) {
+            throw new S3Error(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method.");
+        }
+
+        let policy: { expiration?: unknown; conditions?: unknown };
+        try {
+            policy = JSON.parse(Buffer.from(policyText, "base64").toString("utf8"));
+        } catch {
+            throw new S3Error(400, "InvalidPolicyDocument", "Invalid Policy: Invalid JSON.");
+        }
+        const expiration = typeof policy.expiration === "string" ? Date.parse(policy.expiration) : NaN;
+        if (Number.isNaN(expiration)) throw new S3Error(400, "InvalidPolicyDocument", "Invalid Policy: Policy missing expiration.");
+        if (now().getTime() > expiration) throw new S3Error(403, "AccessDenied", "Invalid according to Policy: Policy expired.");
+        if (!Array.isArray(policy.conditions)) throw new S3Error(400, "InvalidPolicyDocument", "Invalid Policy: Policy missing conditions.");
+
+        // What the form says, with `bucket` from the URL and `${filename}` substituted in the key.
+        const objectKey = (fields.get("key") ?? "").replace("${filename}", fileName);
+        if (objectKey === "") throw new S3Error(400, "InvalidArgument", "Bucket POST must contain a field named 'key'.  If it is specified, please check the order of the fields.", { ArgumentName: "key" });
+        const value = (name: string) => (name === "bucket" ? bucketName : name === "key" ? objectKey : fields.get(name));
+        const covered = new Set<string>(["bucket"]);
+        const failed = (condition: unknown) =>
+            new S3Error(403, "AccessDenied", `Invalid according to Policy: Policy Condition failed: ${JSON.stringify(condition).replace(/,/g, ", ")}`);
+        for (const condition of policy.conditions as unknown[]) {
+            if (Array.isArray(condition)) {
+                const [op, field, arg, arg2] = condition as unknown[];
+                const operator = typeof op === "string" ? op.toLowerCase() : "";
+                if (operator === "content-length-range") {
+                    const min = Number(field);
+                    const max = Number(arg);
+                    if (data.length > max) throw new S3Error(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size", { ProposedSize: String(data.length), MaxSizeAllowed: String(max) });
+                    if (data.length < min) throw new S3Error(400, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size", { ProposedSize: String(data.length), MinSizeAllowed: String(min) });
+                    continue;
+                }
+                if ((operator !== "eq" && operator !== "starts-with") || typeof field !== "string" || !field.startsWith("$") || typeof arg !== "string" || arg2 !== undefined) {
+                    throw new S3Error(400, "InvalidPolicyDocument", `Invalid Policy: Invalid Condition: ${JSON.stringify(condition)}`);
+                }
+                const name = field.slice(1).toLowerCase();
+                covered.add(name);
+                const actual = value(name) ?? "";
+                if (operator === "eq" ? actual !== arg : !actual.startsWith(arg)) throw failed(condition);
+            } else if (condition !== null && typeof condition === "object" && Object.keys(condition).length === 1) {
+                const [[field, expected]] = Object.entries(condition);
+                const name = field.toLowerCase();
+                covered.add(name);
+                if (value(name) !== expected) throw failed(["eq", `$${field}`, expected]);
+            } else {
+                throw new S3Error(400, "InvalidPolicyDocument", `Invalid Policy: Invalid Condition: ${JSON.stringify(condition)}`);
+            }
+        }
+        for (const name of fields.keys()) {
+            if (["policy", "x-amz-signature", "file"].includes(name) || name.startsWith("x-ignore-") || covered.has(name)) continue;
+            throw new S3Error(403, "AccessDenied", `Invalid according to Policy: Extra input fields: ${name}`);
+        }
+        if (!authorize({ accessKeyId, action: "s3:PutObject", bucket: bucketName, key: objectKey })) throw accessDenied();
+
+        const stored = store(bucketName, objectKey, data, fields.get("content-type") ?? "binary/octet-stream");
+        const location = `${url.origin}/${bucketName}/${objectKey.split("/").map(encodeURIComponent).join("/")}`;
+        const headers = { etag: stored.etag, location, ...(bucket.versioned ? { "x-amz-version-id": stored.versionId } : {}) };
+        const status = fields.get("success_action_status");
+        if (status === "201") {
+            const doc = `<?xml version="1.0" encoding="UTF-8"?>\n<PostResponse><Location>${xml(location)}</Location><Bucket>${xml(bucketName)}</Bucket><Key>${xml(objectKey)}</Key><ETag>${xml(stored.etag)}</ETag></PostResponse>`;
+            return { status: 201, headers: { ...headers, "content-type": "application/xml" }, body: doc };
+        }
+        return { status: status === "200" ? 200 : 204, headers };
+    }
+
+    function media(method: string, bucketName: string, key: string): Reply {
+        if (method !== "GET" && method !== "HEAD") throw new S3Error(405, "MethodNotAllowed", "The media URL serves GET and HEAD only.");
+        const found = buckets.has(bucketName) ? current(bucketName, key) : undefined;
+        if (!found) throw accessDenied();
+        return {
+            status: 200,
+            headers: {
+                ...objectHeaders(found, false),
+                "cache-control": mediaCacheControl,
+                "x-content-type-options": "nosniff",
+            },
+            body: found.body,
+        };
+    }
+
+    await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(0, "127.0.0.1", () => resolve());
+    });
+    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+    return {
+        endpoint,
+        mediaBaseUrl: (bucket) => `${endpoint}/-media/${encodeURIComponent(bucket)}`,
+        object: current,
+        versions: (bucket, key) => [...(buckets.get(bucket)?.objects.get(key) ?? [])],
+        keys: (bucket) => [...(buckets.get(bucket)?.objects.keys() ?? [])].filter((k) => current(bucket, k)).sort(),
+        put: (bucket, key, body, contentType = "binary/octet-stream") => store(bucket, key, Buffer.from(body), contentType),
+        requests,
+        stop: () =>
+            new Promise<void>((resolve, reject) => {
+                server.close((e) => (e ? reject(e) : resolve()));
+                server.closeAllConnections();
+            }),
+    };
+}
+
+function listV2(bucket: string, objects: Map<string, StoredVersion[]>, params: URLSearchParams): Reply {
+    if (params.has("delimiter")) throw new S3Error(501, "NotImplemented", "Listing with a delimiter is not supported by this local endpoint");
+    const prefix = params.get("prefix") ?? "";
+    const maxKeys = maxKeysOf(params);
+    const token = params.get("continuation-token");
+    let after = params.get("start-after") ?? "";
+    if (token !== null) {
+        const decoded = Buffer.from(token, "base64url").toString("utf8");
+        if (!decoded.startsWith("k:")) throw new S3Error(400, "InvalidArgument", "The continuation token provided is incorrect", { ArgumentName: "continuation-token" });
+        after = decoded.slice(2);
+    }
+    const urlEncoded = params.get("encoding-type") === "url";
+    const enc = (s: string) => (urlEncoded ? encodeURIComponent(s) : s);
+    const keys = [...objects.entries()]
+        .filter(([k, versions]) => k.startsWith(prefix) && k > after && versions[0] && !versions[0].deleteMarker)
+        .map(([k]) => k)
+        .sort();
+    const page = keys.slice(0, maxKeys);
+    const truncated = keys.length > page.length;
+    const contents = page
+        .map((k) => {
+            const v = objects.get(k)![0];
+            return `<Contents><Key>${xml(enc(k))}</Key><LastModified>${v.lastModified.toISOString()}</LastModified><ETag>${xml(v.etag)}</ETag><Size>${v.body.length}</Size><StorageClass>STANDARD</StorageClass></Contents>`;
+        })
+        .join("");
+    const next = truncated ? `<NextContinuationToken>${Buffer.from(`k:${page[page.length - 1]}`).toString("base64url")}</NextContinuationToken>` : "";
+    const doc =
+        `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="${XMLNS}"><Name>${xml(bucket)}</Name><Prefix>${xml(enc(prefix))}</Prefix>` +
+        `<KeyCount>${page.length}</KeyCount><MaxKeys>${maxKeys}</MaxKeys>${urlEncoded ? "<EncodingType>url</EncodingType>" : ""}<IsTruncated>${truncated}</IsTruncated>` +
+        `${token !== null ? `<ContinuationToken>${xml(token)}</ContinuationToken>` : ""}${next}${contents}</ListBucketResult>`;
+    return { status: 200, headers: { "content-type": "application/xml" }, body: doc };
+}
+
+function listVersions(bucket: string, objects: Map<string, StoredVersion[]>, params: URLSearchParams): Reply {
+    if (params.has("delimiter")) throw new S3Error(501, "NotImplemented", "Listing with a delimiter is not supported by this local endpoint");
+    const prefix = params.get("prefix") ?? "";
+    const maxKeys = maxKeysOf(params);
+    const keyMarker = params.get("key-marker") ?? "";
+    const versionMarker = params.get("version-id-marker") ?? "";
+    const all: { key: string; version: StoredVersion; latest: boolean }[] = [];
+    for (const key of [...objects.keys()].filter((k) => k.startsWith(prefix)).sort()) {
+        objects.get(key)!.forEach((version, i) => all.push({ key, version, latest: i === 0 }));
+    }
+    let start = 0;
+    if (keyMarker !== "") {
+        const markerIndex = versionMarker === "" ? -1 : all.findIndex((e) => e.key === keyMarker && e.version.versionId === versionMarker);
+        start = markerIndex >= 0 ? markerIndex + 1 : all.findIndex((e) => e.key > keyMarker);
+        if (start < 0) start = all.length;
+    }
+    const page = all.slice(start, start + maxKeys);
+    const truncated = start + page.length < all.length;
+    const last = page[page.length - 1];
+    const entries = page
+        .map(({ key, version, latest }) =>
+            version.deleteMarker
+                ? `<DeleteMarker><Key>${xml(key)}</Key><VersionId>${version.versionId}</VersionId><IsLatest>${latest}</IsLatest><LastModified>${version.lastModified.toISOString()}</LastModified></DeleteMarker>`
+                : `<Version><Key>${xml(key)}</Key><VersionId>${version.versionId}</VersionId><IsLatest>${latest}</IsLatest><LastModified>${version.lastModified.toISOString()}</LastModified><ETag>${xml(version.etag)}</ETag><Size>${version.body.length}</Size><StorageClass>STANDARD</StorageClass></Version>`,
+        )
+        .join("");
+    const doc =
+        `<?xml version="1.0" encoding="UTF-8"?>\n<ListVersionsResult xmlns="${XMLNS}"><Name>${xml(bucket)}</Name><Prefix>${xml(prefix)}</Prefix>` +
+        `<KeyMarker>${xml(keyMarker)}</KeyMarker><VersionIdMarker>${xml(versionMarker)}</VersionIdMarker><MaxKeys>${maxKeys}</MaxKeys><IsTruncated>${truncated}</IsTruncated>` +
+        (truncated && last ? `<NextKeyMarker>${xml(last.key)}</NextKeyMarker><NextVersionIdMarker>${last.version.versionId}</NextVersionIdMarker>` : "") +
+        `${entries}</ListVersionsResult>`;
+    return { status: 200, headers: { "content-type": "application/xml" }, body: doc };
+}
+
+function maxKeysOf(params: URLSearchParams): number {
+    const text = params.get("max-keys");
+    if (text === null) return 1000;
+    if (!/^\d+$/.test(text)) throw new S3Error(400, "InvalidArgument", "Provided max-keys not an integer or within integer range", { ArgumentName: "max-keys" });
+    return Math.min(Number(text), 1000);
+}
+
+function objectHeaders(v: StoredVersion, versioned: boolean): Record<string, string> {
+    return {
+        "content-type": v.contentType,
+        "content-length": String(v.body.length),
+        etag: v.etag,
+        "last-modified": v.lastModified.toUTCString(),
+        "accept-ranges": "bytes",
+        ...(versioned ? { "x-amz-version-id": v.versionId } : {}),
+    };
+}
+
+function header(req: http.IncomingMessage, name: string): string | undefined {
+    const v = req.headers[name];
+    return Array.isArray(v) ? v.join(",") : v;
+}
+
+function parseAmzDate(text: string): number {
+    return Date.UTC(+text.slice(0, 4), +text.slice(4, 6) - 1, +text.slice(6, 8), +text.slice(9, 11), +text.slice(11, 13), +text.slice(13, 15));
+}
+
+function newVersionId(): string {
+    return randomUUID().replace(/-/g, "");
+}
+
+function xml(text: string): string {
+    return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}

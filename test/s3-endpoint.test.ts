@@ -1,0 +1,197 @@
+/**
+ * The local S3 endpoint (local/s3.ts) against the real clients: `@aws-sdk/client-s3` for the REST calls
+ * (SigV4 signatures recomputed), and `@aws-sdk/s3-presigned-post`'s output POSTed as multipart/form-data
+ * with `fetch` + `FormData`, the way an app uploads.
+ */
+import {
+    DeleteObjectCommand,
+    GetObjectCommand,
+    HeadObjectCommand,
+    ListObjectsV2Command,
+    ListObjectVersionsCommand,
+    PutObjectCommand,
+    S3Client,
+} from "@aws-sdk/client-s3";
+import { createPresignedPost, type PresignedPost } from "@aws-sdk/s3-presigned-post";
+import { startS3, type LocalS3, type S3AccessRequest } from "../local/s3";
+
+const BUCKET = "uploads-bucket";
+const VERSIONED = "versioned-bucket";
+const alice = "uploads/us-east-1:11111111-1111-4111-8111-111111111111/";
+
+let s3: LocalS3;
+let client: S3Client;
+/** How far the endpoint's clock is ahead of the real one. */
+let clockOffsetMs = 0;
+const asked: S3AccessRequest[] = [];
+
+beforeAll(async () => {
+    s3 = await startS3({
+        buckets: [{ name: BUCKET }, { name: VERSIONED, versioned: true }],
+        credentials: { function: "function-secret", identity: "identity-secret" },
+        now: () => new Date(Date.now() + clockOffsetMs),
+        // "identity" may read and delete only its own prefix, and never list: as the identity roles.
+        authorize: (request) => {
+            asked.push(request);
+            if (request.accessKeyId === "function") return true;
+            return ["s3:GetObject", "s3:DeleteObject"].includes(request.action) && request.key.startsWith(alice);
+        },
+    });
+    client = s3Client("function", "function-secret");
+});
+
+afterAll(async () => {
+    client?.destroy();
+    await s3?.stop();
+});
+
+function s3Client(accessKeyId: string, secretAccessKey: string): S3Client {
+    return new S3Client({ endpoint: s3.endpoint, region: "us-east-1", credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });
+}
+
+/** What an app does with a presigned POST: every field, then the file last. */
+async function upload(post: PresignedPost, body: Buffer, fileName = "photo.jpg", extra: Record<string, string> = {}): Promise<Response> {
+    const form = new FormData();
+    for (const [name, value] of Object.entries({ ...post.fields, ...extra })) form.append(name, value);
+    form.append("file", new Blob([body]), fileName);
+    return fetch(post.url, { method: "POST", body: form });
+}
+
+async function presign(key: string, max = 1000, expires = 600): Promise<PresignedPost> {
+    return createPresignedPost(client, {
+        Bucket: BUCKET,
+        Key: key,
+        Conditions: [["content-length-range", 1, max]],
+        Fields: { "Content-Type": "image/jpeg" },
+        Expires: expires,
+    });
+}
+
+const errorCode = async (r: Response) => /<Code>([^<]+)<\/Code>/.exec(await r.text())?.[1];
+
+test("a presigned POST from the real library uploads, and the SDK reads, lists and deletes it", async () => {
+    const post = await presign(`${alice}a.jpg`);
+    expect(post.url).toBe(`${s3.endpoint}/${BUCKET}`);
+    const posted = await upload(post, Buffer.from("jpeg bytes"));
+    expect(posted.status).toBe(204);
+    expect(s3.object(BUCKET, `${alice}a.jpg`)).toMatchObject({ contentType: "image/jpeg" });
+
+    const head = await client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `${alice}a.jpg` }));
+    expect(head).toMatchObject({ ContentType: "image/jpeg", ContentLength: 10 });
+    const got = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: `${alice}a.jpg` }));
+    expect(await got.Body?.transformToString()).toBe("jpeg bytes");
+
+    for (const name of ["b.png", "c.mp4", "d.heic"]) s3.put(BUCKET, `${alice}${name}`, "x", "image/png");
+    s3.put(BUCKET, "uploads/someone-else/e.jpg", "x");
+    const first = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: alice, MaxKeys: 3 }));
+    expect(first.Contents?.map((c) => c.Key)).toEqual([`${alice}a.jpg`, `${alice}b.png`, `${alice}c.mp4`]);
+    expect(first).toMatchObject({ IsTruncated: true, KeyCount: 3 });
+    expect(first.Contents?.[0]).toMatchObject({ Size: 10, ETag: head.ETag });
+    expect(first.Contents?.[0].LastModified).toBeInstanceOf(Date);
+    const second = await client.send(
+        new ListObjectsV2Command({ Bucket: BUCKET, Prefix: alice, MaxKeys: 3, ContinuationToken: first.NextContinuationToken }),
+    );
+    expect(second.Contents?.map((c) => c.Key)).toEqual([`${alice}d.heic`]);
+    expect(second.IsTruncated).toBe(false);
+
+    await client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: `${alice}a.jpg` }));
+    await expect(client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `${alice}a.jpg` }))).rejects.toMatchObject({
+        name: "NotFound",
+        $metadata: { httpStatusCode: 404 },
+    });
+    await expect(client.send(new GetObjectCommand({ Bucket: BUCKET, Key: `${alice}a.jpg` }))).rejects.toMatchObject({ name: "NoSuchKey" });
+});
+
+test("the POST policy is enforced: size range, content type, key, expiry, signature, extra fields", async () => {
+    const key = `${alice}policy.jpg`;
+    const post = await presign(key, 8);
+    expect(await errorCode(await upload(post, Buffer.from("123456789")))).toBe("EntityTooLarge");
+    expect(await errorCode(await upload(post, Buffer.alloc(0)))).toBe("EntityTooSmall");
+
+    const html = await upload(post, Buffer.from("<html>"), "x.html", { "Content-Type": "text/html" });
+    expect(html.status).toBe(403);
+    expect((await html.text()).replace(/&quot;/g, '"')).toContain('Policy Condition failed: ["eq", "$Content-Type", "image/jpeg"]');
+
+    const elsewhere = await upload(post, Buffer.from("x"), "x.jpg", { key: "uploads/someone-else/x.jpg" });
+    expect(elsewhere.status).toBe(403);
+    expect(await upload(post, Buffer.from("x"), "x.jpg", { "x-amz-meta-extra": "1" })).toMatchObject({ status: 403 });
+    expect((await upload(post, Buffer.from("x"), "x.jpg", { "x-ignore-note": "1" })).status).toBe(204);
+
+    const tampered = { ...post, fields: { ...post.fields, Policy: Buffer.from(JSON.stringify({ expiration: "2999-01-01T00:00:00Z", conditions: [] })).toString("base64") } };
+    expect(await errorCode(await upload(tampered, Buffer.from("x")))).toBe("SignatureDoesNotMatch");
+
+    const short = await presign(`${alice}late.jpg`, 8, 60);
+    clockOffsetMs = 61_000;
+    try {
+        const late = await upload(short, Buffer.from("x"));
+        expect(late.status).toBe(403);
+        expect(await late.text()).toContain("Policy expired");
+    } finally {
+        clockOffsetMs = 0;
+    }
+    expect(s3.object(BUCKET, `${alice}late.jpg`)).toBeUndefined();
+    expect(s3.object(BUCKET, "uploads/someone-else/x.jpg")).toBeUndefined();
+});
+
+test("signatures are verified and the caller's permissions apply, as S3 applies them", async () => {
+    const wrong = s3Client("function", "not-the-secret");
+    await expect(wrong.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `${alice}b.png` }))).rejects.toMatchObject({
+        $metadata: { httpStatusCode: 403 },
+    });
+    await expect(wrong.send(new ListObjectsV2Command({ Bucket: BUCKET }))).rejects.toMatchObject({ name: "SignatureDoesNotMatch" });
+    wrong.destroy();
+
+    const identity = s3Client("identity", "identity-secret");
+    const own = await identity.send(new GetObjectCommand({ Bucket: BUCKET, Key: `${alice}b.png` }));
+    expect(await own.Body?.transformToString()).toBe("x");
+    await expect(identity.send(new GetObjectCommand({ Bucket: BUCKET, Key: "uploads/someone-else/e.jpg" }))).rejects.toMatchObject({
+        name: "AccessDenied",
+    });
+    await expect(identity.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${alice}put.jpg`, Body: "x" }))).rejects.toMatchObject({
+        name: "AccessDenied",
+    });
+    // Without s3:ListBucket a missing key is 403, not 404.
+    await expect(identity.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `${alice}missing.jpg` }))).rejects.toMatchObject({
+        $metadata: { httpStatusCode: 403 },
+    });
+    await identity.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: `${alice}b.png` }));
+    expect(s3.object(BUCKET, `${alice}b.png`)).toBeUndefined();
+    identity.destroy();
+    expect(asked).toContainEqual({ accessKeyId: "identity", action: "s3:ListBucket", bucket: BUCKET, key: `${alice}missing.jpg` });
+});
+
+test("a versioned bucket keeps versions and delete markers until each version is deleted", async () => {
+    const key = `${alice}v.jpg`;
+    await client.send(new PutObjectCommand({ Bucket: VERSIONED, Key: key, Body: "one", ContentType: "image/jpeg" }));
+    await client.send(new PutObjectCommand({ Bucket: VERSIONED, Key: key, Body: "two", ContentType: "image/jpeg" }));
+    const removed = await client.send(new DeleteObjectCommand({ Bucket: VERSIONED, Key: key }));
+    expect(removed.DeleteMarker).toBe(true);
+    await expect(client.send(new HeadObjectCommand({ Bucket: VERSIONED, Key: key }))).rejects.toMatchObject({ name: "NotFound" });
+
+    const page1 = await client.send(new ListObjectVersionsCommand({ Bucket: VERSIONED, Prefix: alice, MaxKeys: 2 }));
+    expect(page1.DeleteMarkers?.map((m) => m.IsLatest)).toEqual([true]);
+    expect(page1.Versions?.length).toBe(1);
+    expect(page1.IsTruncated).toBe(true);
+    const page2 = await client.send(
+        new ListObjectVersionsCommand({ Bucket: VERSIONED, Prefix: alice, KeyMarker: page1.NextKeyMarker, VersionIdMarker: page1.NextVersionIdMarker }),
+    );
+    expect(page2.Versions?.length).toBe(1);
+    const all = [...(page1.DeleteMarkers ?? []), ...(page1.Versions ?? []), ...(page2.Versions ?? [])];
+    const old = await client.send(new GetObjectCommand({ Bucket: VERSIONED, Key: key, VersionId: page2.Versions?.[0].VersionId }));
+    expect(await old.Body?.transformToString()).toBe("one");
+    for (const v of all) await client.send(new DeleteObjectCommand({ Bucket: VERSIONED, Key: key, VersionId: v.VersionId }));
+    expect(s3.versions(VERSIONED, key)).toEqual([]);
+    const none = await client.send(new ListObjectVersionsCommand({ Bucket: VERSIONED, Prefix: alice }));
+    expect(none.Versions ?? []).toEqual([]);
+});
+
+test("the media base URL serves objects as CloudFront does: unsigned, nosniff, 403 when missing", async () => {
+    s3.put(BUCKET, `${alice}m.jpg`, "image", "image/jpeg");
+    const base = s3.mediaBaseUrl(BUCKET);
+    const served = await fetch(`${base}/${alice.split("/").map(encodeURIComponent).join("/")}m.jpg`);
+    expect(served.status).toBe(200);
+    expect(served.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(served.headers.get("content-type")).toBe("image/jpeg");
+    expect(await served.text()).toBe("image");
+    expect((await fetch(`${base}/${alice}gone.jpg`)).status).toBe(403);
+});
