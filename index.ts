@@ -102,6 +102,7 @@ const identity = new Identity("identity", {
 // Every function and failure queue of the stage: a new one is one more line here.
 const functions: (MonitoredFunction | false)[] = [
     { label: "notes", function: notes.function },
+    { label: "uploads", function: uploads.function },
     !!search.searchFunction && { label: "search", function: search.searchFunction },
     !!search.indexer && { label: "search-indexer", function: search.indexer, invocation: "stream" },
     { label: "devices", function: notifications.devicesFunction },

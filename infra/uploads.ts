@@ -26,6 +26,8 @@ export interface UploadsServiceArgs {
     timeoutSeconds: number;
     /** Retention of the function's logs in days. */
     logRetentionDays: number;
+    /** X-Ray active tracing of the function. Default `false`. */
+    tracing?: boolean;
 }
 
 /**
@@ -84,6 +86,7 @@ export class UploadsService extends pulumi.ComponentResource {
                         Condition: { StringLike: { "s3:prefix": `${UPLOADS_PREFIX}*` } },
                     },
                 ],
+                tracing: args.tracing,
                 memoryMb: args.memoryMb,
                 timeoutSeconds: args.timeoutSeconds,
                 logRetentionDays: args.logRetentionDays,

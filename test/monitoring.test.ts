@@ -89,6 +89,7 @@ function expectedAlarms(e: Expected): Record<string, unknown>[] {
     const api = { ApiName: "api-api-abc1234", Stage: e.stage };
     const functions: [string, string][] = [
         ["notes", "notes-function"],
+        ["uploads", "uploads-function"],
         ["search", "search-function"],
         ["search-indexer", "search-indexer"],
         ["devices", "notifications-devices"],
