@@ -6,6 +6,8 @@ module.exports = {
     // Type checking is `tsc --noEmit` (npm test runs it first); ts-jest only transpiles.
     transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: { isolatedModules: true } }] },
     reporters: ["default", "<rootDir>/test/support/summary-reporter.js"],
+    // Both cores: Jest's default (cores - 1) runs one file at a time here, and loading a program is CPU-bound.
+    maxWorkers: 2,
     // Hooks that load several programs under mocks take minutes when the 2 cores are shared (not a performance
     // bound: performance is measured in `npm run bench`).
     testTimeout: 240000,

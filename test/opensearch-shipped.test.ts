@@ -9,6 +9,7 @@
 import { PutItemCommand } from "@aws-sdk/client-dynamodb";
 import type { APIGatewayProxyResult, DynamoDBBatchResponse } from "aws-lambda";
 import { start as startOpenSearch, type LocalOpenSearch } from "../local/opensearch";
+import { startS3, type LocalS3 } from "../local/s3";
 import { createDeclaredTable, startDynamo, type LocalDynamo } from "./support/dynamodb";
 import { apiEvent, reply, type ApiCall } from "./support/events";
 import { startFunction, type LocalFunction } from "./support/lambda";
@@ -23,6 +24,7 @@ let opensearch: LocalOpenSearch;
 let notes: LocalFunction;
 let indexer: LocalFunction;
 let search: LocalFunction;
+let s3: LocalS3;
 let changes: ChangeCapture;
 let tableName: string;
 let mediaBaseUrl: string;
@@ -38,12 +40,18 @@ beforeAll(async () => {
 
     dynamo = await startDynamo();
     await createDeclaredTable(dynamo, program.recorder.one("aws:dynamodb/table:Table", "data-notes"), tableName);
+    // The notes function counts writes per identity in the limits table.
+    await createDeclaredTable(dynamo, program.recorder.one("aws:dynamodb/table:Table", "data-limits"), archives["notes-function"].environment.LIMITS_TABLE);
     opensearch = await startOpenSearch({ verifySignature: { secretAccessKey: "secret-of-the-role", region: "us-east-1" } });
     changes = new ChangeCapture(dynamo, tableName, ["ownerId", "noteId"]);
 
     // The execution role's session credentials, as Lambda puts them in the environment.
     const role = { AWS_ACCESS_KEY_ID: "ASIAROLESESSION", AWS_SECRET_ACCESS_KEY: "secret-of-the-role", AWS_SESSION_TOKEN: "session-token" };
-    notes = await startFunction(archives["notes-function"], { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint });
+    // A note's mediaKey must be an existing upload: alice's photo is in the (local) uploads bucket.
+    const bucket = archives["notes-function"].environment.UPLOADS_BUCKET;
+    s3 = await startS3({ buckets: [{ name: bucket }] });
+    s3.put(bucket, `uploads/${alice}/beach.jpg`, "jpeg", "image/jpeg");
+    notes = await startFunction(archives["notes-function"], { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_S3: s3.endpoint });
     // The program points each function at its domain's https endpoint; here, at the local one.
     indexer = await startFunction(archives["search-indexer"], { ...role, OPENSEARCH_ENDPOINT: opensearch.endpoint });
     search = await startFunction(archives["search-function"], { ...role, OPENSEARCH_ENDPOINT: opensearch.endpoint });
@@ -53,6 +61,7 @@ beforeAll(async () => {
 afterAll(async () => {
     await Promise.all([notes?.stop(), indexer?.stop(), search?.stop()]);
     await opensearch?.stop();
+    await s3?.stop();
     await dynamo?.close();
 });
 

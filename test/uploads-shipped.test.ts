@@ -72,6 +72,8 @@ beforeAll(async () => {
     dynamo = await startDynamo();
     const notesArchive = program.archives["notes-function"];
     await createDeclaredTable(dynamo, program.recorder.one("aws:dynamodb/table:Table", "data-notes"), notesArchive.environment.NOTES_TABLE);
+    // The fair-use write counter the notes function counts its writes in.
+    await createDeclaredTable(dynamo, program.recorder.one("aws:dynamodb/table:Table", "data-limits"), notesArchive.environment.LIMITS_TABLE);
     const endpoints = { AWS_ENDPOINT_URL_S3: s3.endpoint, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint };
     uploads = await startFunction(archive, { ...endpoints, AWS_ACCESS_KEY_ID: "uploads-function", AWS_SECRET_ACCESS_KEY: "secret-1" });
     notes = await startFunction(notesArchive, { ...endpoints, AWS_ACCESS_KEY_ID: "notes-function", AWS_SECRET_ACCESS_KEY: "secret-2" });
