@@ -3,10 +3,10 @@
  * version (`./search`), built as an OpenSearch `_search` request.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
-import { ApiError, callerIdentity, decodeCursor, encodeCursor, errorResponse, ok, queryInteger } from "./http";
+import { ApiError, decodeCursor, encodeCursor, errorResponse, ok } from "./http";
 import { errorType } from "./opensearch";
 import type { OpenSearchClient } from "./opensearch-client";
-import { SEARCH_LIMITS, queryText, type SearchNote } from "./search";
+import { searchRequest, type SearchNote } from "./search";
 import { noteIdOf } from "./search-index";
 
 /** Where to search. */
@@ -64,14 +64,8 @@ export async function handleOpenSearchRequest(
     settings: OpenSearchSearchSettings,
 ): Promise<APIGatewayProxyResult> {
     try {
-        const caller = callerIdentity(event);
-        if (`${event.httpMethod} ${event.resource}` !== "GET /search") {
-            throw new ApiError("MethodNotAllowed", `${event.httpMethod} ${event.path} is not a search operation.`);
-        }
-        const q = queryText(event);
-        const size = queryInteger(event, "limit", SEARCH_LIMITS.limit);
-        const cursorText = event.queryStringParameters?.cursor;
-        const position = cursorText === undefined || cursorText === null ? undefined : readPosition(cursorText);
+        const { caller, q, size, cursorText } = searchRequest(event);
+        const position = cursorText === undefined ? undefined : readPosition(cursorText);
 
         const response = await client.request("POST", `/${settings.index}/_search`, JSON.stringify(searchBody(caller, q, size, position)));
         if (response.status === 404 && errorType(response.body) === "index_not_found_exception") {

@@ -53,14 +53,8 @@ export async function handleSearchRequest(
     search: CloudSearchDomainClient,
 ): Promise<APIGatewayProxyResult> {
     try {
-        const caller = callerIdentity(event);
-        if (`${event.httpMethod} ${event.resource}` !== "GET /search") {
-            throw new ApiError("MethodNotAllowed", `${event.httpMethod} ${event.path} is not a search operation.`);
-        }
-        const q = queryText(event);
-        const size = queryInteger(event, "limit", SEARCH_LIMITS.limit);
-        const cursorText = event.queryStringParameters?.cursor;
-        const cursor = cursorText === undefined || cursorText === null ? "initial" : cloudSearchCursor(cursorText);
+        const { caller, q, size, cursorText } = searchRequest(event);
+        const cursor = cursorText === undefined ? "initial" : cloudSearchCursor(cursorText);
 
         let result;
         try {
@@ -103,6 +97,21 @@ export async function handleSearchRequest(
     } catch (err) {
         return errorResponse(err);
     }
+}
+
+/**
+ * What every engine reads of a `GET /search` request: the caller (from the credentials), `q`, the page size
+ * and the cursor as sent (engine-specific, so decoded by the engine). Throws an {@link ApiError}.
+ */
+export function searchRequest(event: APIGatewayProxyEvent): { caller: string; q: string; size: number; cursorText?: string } {
+    const caller = callerIdentity(event);
+    if (`${event.httpMethod} ${event.resource}` !== "GET /search") {
+        throw new ApiError("MethodNotAllowed", `${event.httpMethod} ${event.path} is not a search operation.`);
+    }
+    const q = queryText(event);
+    const size = queryInteger(event, "limit", SEARCH_LIMITS.limit);
+    const cursorText = event.queryStringParameters?.cursor ?? undefined;
+    return { caller, q, size, cursorText };
 }
 
 /** The `q` parameter: required, not blank, at most {@link SEARCH_LIMITS.queryChars} characters (shared by both engines). */
