@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import type { MonitoringConfig } from "./config";
 
 /** A function the stage watches. */
 export interface MonitoredFunction {
@@ -24,21 +25,8 @@ export interface MonitoredQueue {
     queue: aws.sqs.Queue;
 }
 
-/** When the alarms go off. */
-export interface MonitoringThresholds {
-    /** Function errors in 5 minutes that raise a function's alarm. Default `1`. */
-    functionErrors: number;
-    /** Throttled invocations in 5 minutes that raise a function's alarm. Default `1`. */
-    functionThrottles: number;
-    /** Percentage of API requests answered 5XX, over 5 minutes, twice in a row. Default `1`. */
-    api5xxRatePercent: number;
-    /** p99 latency of the API in milliseconds, over 5 minutes, twice in a row. Default `3000`. */
-    apiP99LatencyMs: number;
-    /** Age in seconds of the newest record a stream function reads, for 5 minutes in a row. Default `300`. */
-    iteratorAgeSeconds: number;
-    /** Lowest free storage of any search domain node, in MiB. Default `2048`. */
-    freeStorageMb: number;
-}
+/** When the alarms go off: the stage config's `monitoring.*` thresholds (documented there with their ranges). */
+export type MonitoringThresholds = Omit<MonitoringConfig, "alarmEmails" | "tracing">;
 
 /** The defaults of {@link MonitoringThresholds}. */
 export const DEFAULT_THRESHOLDS: Readonly<MonitoringThresholds> = {
