@@ -174,30 +174,13 @@ class DeviceRegistry {
     }
 
     async list(): Promise<APIGatewayProxyResult> {
-        const devices: Device[] = [];
-        let startKey: Record<string, unknown> | undefined;
-        do {
-            const page = await this.clients.db.send(
-                new QueryCommand({
-                    TableName: this.settings.devicesTable,
-                    KeyConditionExpression: "ownerId = :owner",
-                    ExpressionAttributeValues: { ":owner": this.ownerId },
-                    ProjectionExpression: "deviceId, #platform, createdAt, updatedAt",
-                    ExpressionAttributeNames: { "#platform": "platform" },
-                    ConsistentRead: true,
-                    ExclusiveStartKey: startKey,
-                }),
-            );
-            for (const item of (page.Items ?? []) as Device[]) {
-                devices.push({
-                    deviceId: item.deviceId,
-                    platform: item.platform,
-                    createdAt: item.createdAt,
-                    updatedAt: item.updatedAt,
-                });
-            }
-            startKey = page.LastEvaluatedKey;
-        } while (startKey !== undefined);
+        // At most the devices cap per identity, so reading whole records costs nothing worth projecting away.
+        const devices: Device[] = (await this.items()).map((item) => ({
+            deviceId: item.deviceId,
+            platform: item.platform,
+            createdAt: item.createdAt,
+            updatedAt: item.updatedAt,
+        }));
         return ok(200, { devices });
     }
 
