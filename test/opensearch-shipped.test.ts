@@ -7,14 +7,13 @@
  * (local/opensearch.ts), which checks every request's SigV4 signature for service `es`.
  */
 import { PutItemCommand } from "@aws-sdk/client-dynamodb";
-import type { APIGatewayProxyResult, DynamoDBBatchResponse } from "aws-lambda";
 import { start as startOpenSearch, type LocalOpenSearch } from "../local/opensearch";
 import { startS3, type LocalS3 } from "../local/s3";
 import { createDeclaredTable, startDynamo, type LocalDynamo } from "./support/dynamodb";
-import { apiEvent, reply, type ApiCall } from "./support/events";
 import { startFunction, type LocalFunction } from "./support/lambda";
 import { loadProgram } from "./support/program";
-import { ChangeCapture, streamEvent } from "./support/streams";
+import { pipelineCalls } from "./support/search-pipeline";
+import { ChangeCapture } from "./support/streams";
 
 const alice = "us-east-1:11111111-1111-4111-8111-111111111111";
 const bob = "us-east-1:22222222-2222-4222-8222-222222222222";
@@ -65,25 +64,7 @@ afterAll(async () => {
     await dynamo?.close();
 });
 
-async function callNotes(request: ApiCall) {
-    return reply(await notes.invoke<APIGatewayProxyResult>(apiEvent(request)));
-}
-
-async function find(identityId: string, query: Record<string, string>) {
-    return reply(await search.invoke<APIGatewayProxyResult>(apiEvent({ method: "GET", resource: "/search", query, identityId })));
-}
-
-async function change(request: ApiCall & { identityId: string }, noteId: string) {
-    const key = { ownerId: request.identityId, noteId };
-    const before = await changes.read(key);
-    const response = await callNotes(request);
-    expect(response.statusCode).toBeLessThan(300);
-    return changes.record(before, await changes.read(key));
-}
-
-async function index(...records: Parameters<typeof streamEvent>) {
-    return indexer.invoke<DynamoDBBatchResponse>(streamEvent(...records));
-}
+const { find, change, index } = pipelineCalls(() => ({ notes, indexer, search, changes }));
 
 const ids = (reply: { body: { notes: { noteId: string }[] } }) => reply.body.notes.map((n) => n.noteId);
 
