@@ -1,44 +1,14 @@
 import { createHash } from "node:crypto";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { JsonSchema } from "../functions/schema";
+import { openApiDocument } from "./openapi";
+import type { RouteSet } from "./routes";
 import type { QuotaPeriod } from "./config";
 
-/** One operation of the API. */
-export interface ApiRoute {
-    /** HTTP method. */
-    method: "GET" | "POST" | "PUT" | "DELETE";
-    /** Resource path with `{param}` placeholders, e.g. `/notes/{noteId}`. */
-    path: string;
-    /**
-     * JSON Schema (draft 4) of the request body, published as an API Gateway model (its `title` names
-     * it). On an `async` route (required there) API Gateway validates the body against it and refuses a
-     * non-conforming one with 400 before the function runs; on a `sync` route the function validates the
-     * same schema itself and answers with the detailed message. Default: none.
-     */
-    requestSchema?: JsonSchema;
-    /**
-     * Answer with this response from API Gateway itself (no function), e.g. for a feature a stage has
-     * turned off. Default: none (the service's function answers).
-     */
-    fixedResponse?: { statusCode: number; body: Record<string, unknown> };
-    /**
-     * `async`: API Gateway invokes the function with invocation type `Event` and answers 202
-     * `{"success": true, "accepted": true}` at once; the function receives
-     * `{"senderId", "requestId", "body"}`, the sender taken from the request's credentials.
-     * Default `sync` (Lambda proxy integration).
-     */
-    invocation?: "sync" | "async";
-}
-
-/** A function and the routes it serves (Lambda proxy integration). */
-export interface ApiService {
-    /** Short name of the service, unique within the API (names its invoke permission). */
-    name: string;
+/** A route set and the function that serves it (Lambda proxy integration). */
+export interface ApiService extends RouteSet {
     /** The function that serves the routes; none when every route has a fixed response. */
     function?: aws.lambda.Function;
-    /** The routes it serves. */
-    routes: ApiRoute[];
 }
 
 /** Arguments of {@link Api}. */
@@ -64,41 +34,6 @@ export interface ApiArgs {
 }
 
 /**
- * Error bodies of API Gateway's own responses, in the functions' shape. Gateway-response templates are
- * not VTL: API Gateway only substitutes `$context`/`$stageVariables` variables in them ("Gateway
- * responses for REST APIs"). `$context.error.messageString` is already a quoted JSON string and
- * `$context.error.responseType` is one of the documented response-type names (letters and `_`).
- */
-export const GATEWAY_ERROR_TEMPLATE =
-    '{"success":false,"error":{"code":"$context.error.responseType","message":$context.error.messageString}}';
-
-/**
- * A body the asynchronous route's model refuses: the functions' `BadRequest` code, API Gateway's message
- * ("Invalid request body") and the detail in a header. `$context.error.validationErrorString` is not
- * quoted or escaped, so it cannot go into a JSON body; a gateway response maps context variables into
- * headers ("Parameter mapping source reference for REST APIs").
- */
-export const BAD_REQUEST_BODY_TEMPLATE =
-    '{"success":false,"error":{"code":"BadRequest","message":$context.error.messageString}}';
-
-/** The header that carries API Gateway's validation detail on a refused body. */
-export const VALIDATION_ERROR_HEADER = "x-validation-error";
-
-/**
- * The event an asynchronous route hands its function: the body as sent, the sender from the credentials.
- * VTL: `$util.escapeJavaScript` escapes `'` as `\'`, invalid in JSON, hence the `replaceAll` the AWS
- * mapping-template reference gives (a Java regular expression: a backslash followed by a quote).
- */
-export const ASYNC_EVENT_TEMPLATE =
-    `{"senderId":"${jsonStringContent("$context.identity.cognitoIdentityId")}",` +
-    `"requestId":"${jsonStringContent("$context.requestId")}","body":$input.json('$')}`;
-
-/** VTL that prints `reference` escaped for the inside of a JSON string. */
-function jsonStringContent(reference: string): string {
-    return String.raw`$util.escapeJavaScript(${reference}).replaceAll("\\'","'")`;
-}
-
-/**
  * The API tier: a REST API (API Gateway v1: API keys, usage plans, request validation) defined as one
  * OpenAPI document. Every operation requires SigV4 signing by Cognito identity credentials (`AWS_IAM`)
  * and an API key; request bodies are validated against JSON Schema models; access logs and metrics are on.
@@ -118,7 +53,12 @@ export class Api extends pulumi.ComponentResource {
     constructor(name: string, args: ApiArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mobile-backend:index:Api", name, {}, opts);
 
-        const body = openApiDocument(`${pulumi.getProject()}-${pulumi.getStack()}`, args.services);
+        const title = `${pulumi.getProject()}-${pulumi.getStack()}`;
+        const body = pulumi
+            .all(args.services.map((service) => pulumi.output(service.function?.invokeArn)))
+            .apply((arns) =>
+                JSON.stringify(openApiDocument(title, args.services.map((routes, i) => ({ routes, integrationUri: arns[i] })))),
+            );
         this.restApi = new aws.apigateway.RestApi(
             `${name}-api`,
             {
@@ -285,140 +225,4 @@ export class Api extends pulumi.ComponentResource {
             );
         }
     }
-}
-
-/**
- * The API as an OpenAPI 3.0 document with API Gateway extensions: SigV4 + API key on every operation,
- * a model for every route with a request schema (validated at the edge on asynchronous routes only, see
- * {@link ApiRoute.requestSchema}), Lambda proxy integrations, and gateway error responses in the
- * functions' error shape.
- */
-export function openApiDocument(title: string, services: ApiService[]): pulumi.Output<string> {
-    const withArns = services.map((service) =>
-        pulumi.output(service.function?.invokeArn).apply((arn) => ({ service, arn })),
-    );
-    return pulumi.all(withArns).apply((resolved) => {
-        const paths: Record<string, Record<string, unknown>> = {};
-        const schemas: Record<string, JsonSchema> = {};
-        for (const { service, arn } of resolved) {
-            for (const route of service.routes) {
-                const operation: Record<string, unknown> = {
-                    operationId: operationId(route),
-                    security: [{ sigv4: [], api_key: [] }],
-                    ...integration(route, arn),
-                };
-                const parameters = [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => ({
-                    name: m[1],
-                    in: "path",
-                    required: true,
-                    schema: { type: "string" },
-                }));
-                if (parameters.length > 0) operation.parameters = parameters;
-                if (route.requestSchema) {
-                    const model = route.requestSchema.title;
-                    if (!model || !/^[A-Za-z0-9]+$/.test(model)) {
-                        throw new Error(`The request schema of ${route.method} ${route.path} needs an alphanumeric title`);
-                    }
-                    schemas[model] = route.requestSchema;
-                    operation.requestBody = {
-                        required: true,
-                        content: { "application/json": { schema: { $ref: `#/components/schemas/${model}` } } },
-                    };
-                    // Only where no function answers: API Gateway's own 400 cannot carry its detail in a
-                    // JSON body, while a function's validator names the field and the problem.
-                    if (route.invocation === "async") operation["x-amazon-apigateway-request-validator"] = "body";
-                } else if (route.invocation === "async") {
-                    throw new Error(`${route.method} ${route.path} is asynchronous: API Gateway must validate its body, give it a requestSchema`);
-                }
-                const methods = (paths[route.path] ??= {});
-                const method = route.method.toLowerCase();
-                if (methods[method]) throw new Error(`Two services serve ${route.method} ${route.path}`);
-                methods[method] = operation;
-            }
-        }
-        return JSON.stringify({
-            openapi: "3.0.1",
-            info: { title, version: "1.0" },
-            paths,
-            components: {
-                schemas,
-                securitySchemes: {
-                    sigv4: { type: "apiKey", name: "Authorization", in: "header", "x-amazon-apigateway-authtype": "awsSigv4" },
-                    api_key: { type: "apiKey", name: "x-api-key", in: "header" },
-                },
-            },
-            "x-amazon-apigateway-api-key-source": "HEADER",
-            "x-amazon-apigateway-request-validators": {
-                body: { validateRequestBody: true, validateRequestParameters: true },
-            },
-            "x-amazon-apigateway-gateway-responses": {
-                DEFAULT_4XX: { responseTemplates: { "application/json": GATEWAY_ERROR_TEMPLATE } },
-                DEFAULT_5XX: { responseTemplates: { "application/json": GATEWAY_ERROR_TEMPLATE } },
-                BAD_REQUEST_BODY: {
-                    statusCode: "400",
-                    responseParameters: {
-                        [`gatewayresponse.header.${VALIDATION_ERROR_HEADER}`]: "context.error.validationErrorString",
-                    },
-                    responseTemplates: { "application/json": BAD_REQUEST_BODY_TEMPLATE },
-                },
-            },
-        });
-    });
-}
-
-/** How API Gateway answers a route: through the service's function, or by itself. */
-function integration(route: ApiRoute, functionArn: string | undefined): Record<string, unknown> {
-    if (route.fixedResponse) {
-        const status = String(route.fixedResponse.statusCode);
-        return {
-            responses: { [status]: { description: "Fixed response" } },
-            "x-amazon-apigateway-integration": {
-                type: "mock",
-                passthroughBehavior: "when_no_match",
-                requestTemplates: { "application/json": `{"statusCode": ${status}}` },
-                responses: {
-                    default: {
-                        statusCode: status,
-                        responseTemplates: { "application/json": JSON.stringify(route.fixedResponse.body) },
-                    },
-                },
-            },
-        };
-    }
-    if (functionArn === undefined) {
-        throw new Error(`${route.method} ${route.path} has neither a function nor a fixed response`);
-    }
-    if (route.invocation === "async") {
-        return {
-            responses: { "202": { description: "Accepted: the function runs after the response" } },
-            "x-amazon-apigateway-integration": {
-                type: "aws",
-                httpMethod: "POST",
-                uri: functionArn,
-                passthroughBehavior: "never",
-                requestParameters: { "integration.request.header.X-Amz-Invocation-Type": "'Event'" },
-                requestTemplates: { "application/json": ASYNC_EVENT_TEMPLATE },
-                responses: {
-                    default: { statusCode: "202", responseTemplates: { "application/json": '{"success":true,"accepted":true}' } },
-                },
-            },
-        };
-    }
-    return {
-        responses: { "200": { description: "JSON response; errors are {success: false, error: {code, message}}" } },
-        "x-amazon-apigateway-integration": {
-            type: "aws_proxy",
-            httpMethod: "POST",
-            uri: functionArn,
-            passthroughBehavior: "when_no_match",
-        },
-    };
-}
-
-function operationId(route: ApiRoute): string {
-    const words = route.path
-        .split("/")
-        .filter(Boolean)
-        .map((part) => part.replace(/[{}]/g, ""));
-    return [route.method.toLowerCase(), ...words.map((w) => w[0].toUpperCase() + w.slice(1))].join("");
 }

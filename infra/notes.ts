@@ -2,12 +2,12 @@ import type * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { handleNotesRequest } from "../functions/notes";
-import { createNoteSchema, updateNoteSchema } from "../functions/notes-schema";
 import { limitSettingsFromEnvironment } from "../functions/rate-limit";
 import type { ApiService } from "./api";
 import { limitsEnvironment, type FairUseLimits } from "./data";
 import { AppFunction } from "./function";
 import { UPLOADS_PREFIX } from "./media";
+import { NOTES_ROUTES } from "./routes";
 
 /** Arguments of {@link NotesService}. */
 export interface NotesServiceArgs {
@@ -85,17 +85,7 @@ export class NotesService extends pulumi.ComponentResource {
             { parent: this },
         );
         this.function = handler.function;
-        this.api = {
-            name: "notes",
-            function: this.function,
-            routes: [
-                { method: "POST", path: "/notes", requestSchema: createNoteSchema },
-                { method: "GET", path: "/notes" },
-                { method: "GET", path: "/notes/{noteId}" },
-                { method: "PUT", path: "/notes/{noteId}", requestSchema: updateNoteSchema },
-                { method: "DELETE", path: "/notes/{noteId}" },
-            ],
-        };
+        this.api = { ...NOTES_ROUTES, function: this.function };
 
         this.registerOutputs({ function: this.function });
     }

@@ -9,8 +9,6 @@ import {
     DEFAULT_MAX_DEVICES_PER_IDENTITY,
     DEVICES_BY_ENDPOINT,
     pushSettingsFromEnvironment,
-    registerDeviceSchema,
-    sendNotificationSchema,
     type NotificationRequestEvent,
 } from "../functions/notification-schema";
 import { sendNotification } from "../functions/notifications";
@@ -19,6 +17,7 @@ import type { ApiService } from "./api";
 import { limitsEnvironment, type FairUseLimits, type TableKeys } from "./data";
 import { kept, type RetainedResource, type RetainsResources } from "./adopt";
 import { AppFunction, type PolicyStatement } from "./function";
+import { BLOCKS_ROUTES, DEVICES_ROUTES, NOTIFICATIONS_ROUTES } from "./routes";
 
 /** The devices table: a user's devices are one partition; a global index finds who registered an endpoint. */
 export const DEVICES_TABLE_KEYS: TableKeys = {
@@ -151,29 +150,9 @@ export class Notifications extends pulumi.ComponentResource implements RetainsRe
         this.blocksFunction = blocker.function;
         this.platformApplications = applications;
         this.api = [
-            {
-                name: "devices",
-                function: registrar.function,
-                routes: [
-                    { method: "POST", path: "/devices", requestSchema: registerDeviceSchema },
-                    { method: "GET", path: "/devices" },
-                    { method: "DELETE", path: "/devices/{deviceId}" },
-                ],
-            },
-            {
-                name: "notifications",
-                function: sender.function,
-                routes: [{ method: "POST", path: "/notifications", requestSchema: sendNotificationSchema, invocation: "async" }],
-            },
-            {
-                name: "blocks",
-                function: blocker.function,
-                routes: [
-                    { method: "GET", path: "/blocks" },
-                    { method: "PUT", path: "/blocks/{identityId}" },
-                    { method: "DELETE", path: "/blocks/{identityId}" },
-                ],
-            },
+            { ...DEVICES_ROUTES, function: registrar.function },
+            { ...NOTIFICATIONS_ROUTES, function: sender.function },
+            { ...BLOCKS_ROUTES, function: blocker.function },
         ];
 
         this.registerOutputs({ topic: this.topic, failedPushes: this.failedPushes });

@@ -12,6 +12,7 @@ import type { ApiService } from "./api";
 import type { CloudSearchInstanceType, SearchEngine } from "./config";
 import { ExistingSearchDomain } from "./existing-search-domain";
 import { AppFunction, type PolicyStatement } from "./function";
+import { searchRoutes } from "./routes";
 
 /** Arguments of {@link Search}. */
 export interface SearchArgs {
@@ -123,22 +124,7 @@ export class Search extends pulumi.ComponentResource {
         super("mobile-backend:index:Search", name, {}, opts);
 
         if (args.engine === "none") {
-            this.api = {
-                name: "search",
-                routes: [
-                    {
-                        method: "GET",
-                        path: "/search",
-                        fixedResponse: {
-                            statusCode: 501,
-                            body: {
-                                success: false,
-                                error: { code: "NotImplemented", message: "Search is disabled on this stage (search.engine: none)." },
-                            },
-                        },
-                    },
-                ],
-            };
+            this.api = searchRoutes("none");
             this.summary = pulumi.output<SearchSummary>({ engine: "none" });
             this.registerOutputs({ summary: this.summary });
             return;
@@ -169,7 +155,7 @@ export class Search extends pulumi.ComponentResource {
         if (domain.owned) {
             this.restrictDomainAccess(name, domain, indexer.role, searcher.role);
         }
-        this.api = { name: "search", function: searcher.function, routes: [{ method: "GET", path: "/search" }] };
+        this.api = { ...searchRoutes(args.engine), function: searcher.function };
 
         const adopted = domain.adopted;
         this.summary = adopted
@@ -374,7 +360,7 @@ export class Search extends pulumi.ComponentResource {
                 indexReplicas: replicas,
             }),
         );
-        const api: ApiService = { name: "search", function: searcher.function, routes: [{ method: "GET", path: "/search" }] };
+        const api: ApiService = { ...searchRoutes(args.engine), function: searcher.function };
         return { domain, summary, api, indexer: indexer.function, searcher: searcher.function };
     }
 

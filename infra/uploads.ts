@@ -1,10 +1,11 @@
 import type * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
-import { createUploadSchema, handleUploadsRequest, type UploadContentType } from "../functions/uploads";
+import { handleUploadsRequest, type UploadContentType } from "../functions/uploads";
 import type { ApiService } from "./api";
 import { AppFunction } from "./function";
 import { UPLOADS_PREFIX } from "./media";
+import { uploadsRoutes } from "./routes";
 
 /** Arguments of {@link UploadsService}. */
 export interface UploadsServiceArgs {
@@ -94,15 +95,7 @@ export class UploadsService extends pulumi.ComponentResource {
             { parent: this },
         );
         this.function = handler.function;
-        this.api = {
-            name: "uploads",
-            function: this.function,
-            routes: [
-                { method: "POST", path: "/uploads", requestSchema: createUploadSchema(args) },
-                { method: "GET", path: "/uploads" },
-                { method: "DELETE", path: "/uploads/{key}" },
-            ],
-        };
+        this.api = { ...uploadsRoutes(args), function: this.function };
 
         this.registerOutputs({ function: this.function });
     }

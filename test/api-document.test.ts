@@ -9,8 +9,7 @@
  * - destroying a stage never resets the account's API Gateway logging role that another stage needs.
  */
 import Ajv from "ajv-draft-04";
-import * as pulumi from "@pulumi/pulumi";
-import { ASYNC_EVENT_TEMPLATE, openApiDocument, VALIDATION_ERROR_HEADER } from "../infra/api";
+import { ASYNC_EVENT_TEMPLATE, openApiDocument, VALIDATION_ERROR_HEADER } from "../infra/openapi";
 import { sendNotificationSchema } from "../functions/notification-schema";
 import {
     gatewayResponseHeaders,
@@ -231,14 +230,11 @@ describe("POST /notifications at the edge", () => {
 describe("a route that answers by itself (search turned off)", () => {
     test("its mock integration's templates render to the fixed JSON answer", async () => {
         const body = { success: false, error: { code: "NotImplemented", message: "Search is \"off\" here: it's disabled." } };
-        const text = await new Promise<string>((resolve) =>
-            openApiDocument("t", [{ name: "search", routes: [{ method: "GET", path: "/search", fixedResponse: { statusCode: 501, body } }] }]).apply(resolve),
-        );
-        const integration = JSON.parse(text).paths["/search"].get["x-amazon-apigateway-integration"];
+        const doc: Doc = openApiDocument("t", [{ routes: { name: "search", routes: [{ method: "GET", path: "/search", fixedResponse: { statusCode: 501, body } }] } }]);
+        const integration = doc.paths["/search"].get["x-amazon-apigateway-integration"];
         const context = { context: { requestId: "r" } };
         expect(JSON.parse(renderMappingTemplate(integration.requestTemplates["application/json"], { body: "" }, context))).toEqual({ statusCode: 501 });
         expect(JSON.parse(renderMappingTemplate(integration.responses.default.responseTemplates["application/json"], { body: "{}" }, context))).toEqual(body);
-        expect(pulumi.Output.isInstance(openApiDocument("t", []))).toBe(true);
     });
 });
 

@@ -4,7 +4,7 @@
  * substitution. The asynchronous route's template is rendered with hostile identities and bodies and
  * must always give exactly the event the function expects.
  */
-import { ASYNC_EVENT_TEMPLATE } from "../infra/api";
+import { ASYNC_EVENT_TEMPLATE } from "../infra/openapi";
 import {
     escapeJavaScript,
     gatewayResponseHeaders,
