@@ -74,7 +74,7 @@ async function main(): Promise<number> {
         ...options,
         log: (line) => console.log(`${time()} ${line}`),
     });
-    const reload = options.hotReload === false ? "off" : "on (a change under functions/ or infra/handlers.ts starts fresh function workers)";
+    const reload = options.hotReload === false ? "off" : "on (a change under functions/ or infra/handlers/ starts fresh function workers)";
     console.log(
         [
             "",

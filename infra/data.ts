@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { NOTES_BY_CREATED_AT } from "../functions/notes";
 import { LIMITS_KEY, LIMITS_TTL_ATTRIBUTE } from "../functions/rate-limit";
 import { kept, type RetainedResource, type RetainsResources } from "./adopt";
-import { fairUseEnvironment, type FairUseEnvironment } from "./handlers";
+import { fairUseEnvironment, type FairUseEnvironment } from "./handlers/types";
 
 /** The key schema and indexes of a table, in `aws.dynamodb.Table` terms (tests build local tables from it). */
 export interface TableKeys {
@@ -55,7 +55,7 @@ export function limitsEnvironment(limits: FairUseLimits): Record<string, pulumi.
     return fairUseEnvironment(fairUseLimits(limits));
 }
 
-/** The limits in the Pulumi-free terms of infra/handlers.ts: the table by its name. */
+/** The limits in the Pulumi-free terms of infra/handlers/: the table by its name. */
 export function fairUseLimits(limits: FairUseLimits): FairUseEnvironment<pulumi.Input<string>> {
     return {
         tableName: limits.table.name,

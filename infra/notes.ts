@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import type { ApiService } from "./api";
 import { fairUseLimits, type FairUseLimits } from "./data";
-import { notesEnvironment, notesFunction } from "./handlers";
+import { notesEnvironment, notesFunction } from "./handlers/notes";
 import { AppFunction } from "./function";
 import { UPLOADS_PREFIX } from "./media";
 import { NOTES_ROUTES } from "./routes";

@@ -6,7 +6,8 @@ import type { ApiService } from "./api";
 import { fairUseLimits, type FairUseLimits, type TableKeys } from "./data";
 import { kept, type RetainedResource, type RetainsResources } from "./adopt";
 import { AppFunction, type PolicyStatement } from "./function";
-import { blocksEnvironment, blocksFunction, devicesFunction, pushEnvironment, senderFunction } from "./handlers";
+import { blocksEnvironment, blocksFunction } from "./handlers/blocks";
+import { devicesFunction, pushEnvironment, senderFunction } from "./handlers/push";
 import { BLOCKS_ROUTES, DEVICES_ROUTES, NOTIFICATIONS_ROUTES } from "./routes";
 
 /** The devices table: a user's devices are one partition; a global index finds who registered an endpoint. */

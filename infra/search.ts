@@ -7,16 +7,8 @@ import type { ApiService } from "./api";
 import type { CloudSearchInstanceType, SearchEngine } from "./config";
 import { ExistingSearchDomain } from "./existing-search-domain";
 import { AppFunction, type PolicyStatement } from "./function";
-import {
-    cloudSearchIndexerEnvironment,
-    cloudSearchIndexerFunction,
-    cloudSearchSearchEnvironment,
-    cloudSearchSearchFunction,
-    openSearchIndexerEnvironment,
-    openSearchIndexerFunction,
-    openSearchSearchEnvironment,
-    openSearchSearchFunction,
-} from "./handlers";
+import { cloudSearchIndexerEnvironment, cloudSearchIndexerFunction, cloudSearchSearchEnvironment, cloudSearchSearchFunction } from "./handlers/cloudsearch";
+import { openSearchIndexerEnvironment, openSearchIndexerFunction, openSearchSearchEnvironment, openSearchSearchFunction } from "./handlers/opensearch";
 import { searchRoutes } from "./routes";
 
 /** Arguments of {@link Search}. */

@@ -4,7 +4,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import type { UploadContentType } from "../functions/uploads";
 import type { ApiService } from "./api";
 import { AppFunction } from "./function";
-import { uploadsEnvironment, uploadsFunction } from "./handlers";
+import { uploadsEnvironment, uploadsFunction } from "./handlers/uploads";
 import { UPLOADS_PREFIX } from "./media";
 import { uploadsRoutes } from "./routes";
 

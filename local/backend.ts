@@ -1,7 +1,7 @@
 /**
  * The whole backend on one machine (`npm start`, and the tests that drive it): the stage's settings read
  * from its stack file (`Pulumi.<stage>.yaml`, through the same `parseStageConfig` the program uses), the
- * tables created from the program's key declarations, the functions of infra/handlers.ts in workers of
+ * tables created from the program's key declarations, the functions of infra/handlers/ in workers of
  * their own (local/functions.ts), the API the program deploys (infra/routes.ts → infra/openapi.ts, served
  * by local/api.ts), S3 and the media URL (local/s3.ts), search (local/opensearch.ts), push (SNS), the
  * failure queues and the identity pools.
@@ -14,15 +14,12 @@ import { parse as parseYaml } from "yaml";
 import { reindexTable, type ReindexCheckpoint } from "../functions/reindex";
 import { parseStageConfig, type StageConfig } from "../infra/config";
 import { LIMITS_TABLE_KEYS, NOTES_TABLE_KEYS, type TableKeys } from "../infra/data";
-import {
-    blocksEnvironment,
-    notesEnvironment,
-    openSearchIndexerEnvironment,
-    openSearchSearchEnvironment,
-    pushEnvironment,
-    uploadsEnvironment,
-    type FairUseEnvironment,
-} from "../infra/handlers";
+import { blocksEnvironment } from "../infra/handlers/blocks";
+import { notesEnvironment } from "../infra/handlers/notes";
+import { openSearchIndexerEnvironment, openSearchSearchEnvironment } from "../infra/handlers/opensearch";
+import { pushEnvironment } from "../infra/handlers/push";
+import type { FairUseEnvironment } from "../infra/handlers/types";
+import { uploadsEnvironment } from "../infra/handlers/uploads";
 import { UPLOADS_PREFIX } from "../infra/media";
 import { BLOCKS_TABLE_KEYS, DEVICES_TABLE_KEYS } from "../infra/notifications";
 import { openApiDocument } from "../infra/openapi";
@@ -33,6 +30,17 @@ import { startFunctions, type FunctionRuntime, type FunctionSpec } from "./funct
 import { start as startOpenSearch, type LocalOpenSearch } from "./opensearch";
 import { startS3, type LocalS3, type S3AccessRequest } from "./s3";
 import { startSns, type LocalSns } from "../test/support/sns";
+
+/** The module of infra/handlers/ that exports each factory. */
+const FACTORY_MODULES: Record<string, string> = {
+    notesFunction: "notes",
+    uploadsFunction: "uploads",
+    devicesFunction: "push",
+    senderFunction: "push",
+    blocksFunction: "blocks",
+    openSearchSearchFunction: "opensearch",
+    openSearchIndexerFunction: "opensearch",
+};
 
 /** The account id of every local ARN. */
 export const LOCAL_ACCOUNT_ID = "123456789012";
@@ -46,7 +54,7 @@ export interface BackendOptions {
     port?: number;
     /** State kept between runs. Default `<root>/.data`. */
     dataDir?: string;
-    /** Reload the functions when a file under functions/ (or infra/handlers.ts) changes. Default `true`. */
+    /** Reload the functions when a file under functions/ (or infra/handlers/) changes. Default `true`. */
     hotReload?: boolean;
     /** Waits between the retries of an asynchronous invocation, in ms. Default Lambda's 1 and 2 minutes. */
     asyncRetryDelaysMs?: number[];
@@ -106,6 +114,8 @@ export interface LocalBackend {
     failedMessages(queue: "notifications" | "search"): string[];
     /** Resolves once the asynchronous invocations queued so far have run (retries included). */
     idle(): Promise<void>;
+    /** Resolves once every function is up and the search index is rebuilt from the table. */
+    warm(): Promise<void>;
     stop(): Promise<void>;
 }
 
@@ -374,11 +384,14 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
             AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(config.functions.memoryMb),
             // Local endpoints speak plain HTTP on loopback: no TLS session to keep alive.
             AWS_NODEJS_CONNECTION_REUSE_ENABLED: "1",
+            // Lambda runs these functions on Node.js 22; only this machine's Node would make the SDK warn.
+            AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
         };
-        const handlers = path.join(root, "infra", "handlers.ts");
+        const handlers = path.join(root, "infra", "handlers");
+        /** A function: its name, the module of infra/handlers/ and the factory it exports, its environment. */
         const fn = (name: string, factory: string, environment: Record<string, string>, extra: Partial<FunctionSpec> = {}): FunctionSpec => ({
             name: `${prefix}-${name}`,
-            module: handlers,
+            module: path.join(handlers, `${FACTORY_MODULES[factory]}.ts`),
             factory,
             environment: { ...common, ...functionCredentials(`${prefix}-${name}`), ...environment },
             timeoutSeconds: config.functions.timeoutSeconds,
@@ -433,22 +446,28 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
             retryDelaysMs: options.asyncRetryDelaysMs,
             functionArn,
             log,
+            // Ready before the workers are: a request that comes first waits for its function (a cold start).
+            waitUntilWarm: false,
         });
         stops.push(() => functions.stop());
 
-        // Search starts from what the table holds, through the indexer itself (functions/reindex.ts).
+        // Search starts from what the table holds, through the indexer itself (functions/reindex.ts), in the background.
+        let searchRebuilt: Promise<void> = Promise.resolve();
         if (search) {
             let checkpoint: ReindexCheckpoint | undefined;
             const indexer = `${prefix}-search-indexer`;
-            const result = await reindexTable({
+            searchRebuilt = reindexTable({
                 dynamo: db,
                 tableName: names.notesTable,
                 totalSegments: 1,
                 index: (event) => functions.invoke(indexer, event),
                 checkpoint: { load: () => checkpoint, save: (c) => void (checkpoint = c) },
                 retryDelayMs: 100,
-            });
-            if (result.scanned > 0) log(`search: ${result.scanned} notes indexed from ${names.notesTable}`);
+            }).then(
+                (result) => log(`search: index rebuilt from ${names.notesTable} (${result.scanned} notes${result.failedNotes.length ? `, ${result.failedNotes.length} refused` : ""})`),
+                (err) => log(`search: rebuilding the index failed: ${String(err)}`),
+            );
+            stops.push(() => searchRebuilt);
         }
 
         // The API: the document the program deploys, with local integration URIs.
@@ -544,6 +563,10 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
             },
             failedMessages: (queue) => [...(queues.get(queue === "notifications" ? names.failedPushes : names.failedRecords) ?? [])],
             idle: () => functions.idle(),
+            warm: async () => {
+                await functions.warm();
+                await searchRebuilt;
+            },
             stop: stopAll,
         };
     } catch (err) {

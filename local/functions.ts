@@ -1,5 +1,5 @@
 /**
- * The local Lambda runtime of `npm start`: each function runs its deployed factory (infra/handlers.ts) in a
+ * The local Lambda runtime of `npm start`: each function runs its deployed factory (infra/handlers/) in a
  * worker thread of its own, with its own environment (the variables the program sets, values pointing at
  * the local services, the SDK's standard endpoint settings, local credentials), as an execution environment
  * would. Synchronous invocations (`RequestResponse`) answer the handler's result or its error; asynchronous
@@ -39,7 +39,7 @@ export class FunctionError extends Error {
 export interface FunctionSpec {
     /** Its name (what the API's integration URIs and the logs name). */
     name: string;
-    /** Absolute path of the module whose export builds the handler (infra/handlers.ts). */
+    /** Absolute path of the module whose export builds the handler (infra/handlers/). */
     module: string;
     /** Name of the factory the module exports. */
     factory: string;
@@ -72,6 +72,8 @@ export interface FunctionRuntimeOptions {
     /** Builds a function's ARN (its `context.invokedFunctionArn`, the failure records' `functionArn`). */
     functionArn?: (name: string) => string;
     log?: (line: string) => void;
+    /** Resolve only once every worker is up. Default `true`; `false` resolves at once and the workers start in the background. */
+    waitUntilWarm?: boolean;
 }
 
 export interface FunctionRuntime {
@@ -81,6 +83,8 @@ export interface FunctionRuntime {
     invokeAsync(name: string, event: unknown): void;
     /** Resolves once every asynchronous invocation queued so far has finished (retries included). */
     idle(): Promise<void>;
+    /** Resolves once every function's worker is up. */
+    warm(): Promise<void>;
     /** Starts a fresh worker for every function (what a change of a watched file does). */
     reload(reason: string): Promise<void>;
     /** Hot reloads so far. */
@@ -96,12 +100,12 @@ interface RunningWorker {
 
 const WORKER_FILE = path.join(__dirname, "function-worker.js");
 
-/** Starts every function (resolves when each has built its handler). */
+/** Starts every function (by default, resolves when each has built its handler). */
 export async function startFunctions(options: FunctionRuntimeOptions): Promise<FunctionRuntime> {
     const log = options.log ?? (() => undefined);
     const arnOf = options.functionArn ?? ((name: string) => name);
     const specs = new Map(options.functions.map((f) => [f.name, f]));
-    const workers = new Map<string, RunningWorker>();
+    const workers = new Map<string, Promise<RunningWorker>>();
     const asyncInFlight = new Set<Promise<void>>();
     const retryDelays = options.retryDelaysMs ?? [60_000, 120_000];
     let nextId = 0;
@@ -160,11 +164,30 @@ export async function startFunctions(options: FunctionRuntimeOptions): Promise<F
         await running.worker.terminate();
     }
 
+    /** Starts a worker for every function; the previous ones retire once every new one is up. */
     async function startAll(): Promise<void> {
-        const started = await Promise.all([...specs.values()].map(async (spec) => [spec.name, await spawn(spec)] as const));
         const previous = [...workers.values()];
-        for (const [name, running] of started) workers.set(name, running);
-        await Promise.all(previous.map(retire));
+        const started = [...specs.values()].map((spec) => [spec.name, spawn(spec)] as const);
+        // Until they are up, invocations wait for the new workers (a cold start), not for the old ones.
+        const ready = Promise.all(started.map(([, w]) => w));
+        ready.catch(() => undefined);
+        for (const [name, running] of started) {
+            running.catch(() => undefined);
+            workers.set(name, running);
+        }
+        try {
+            await ready;
+        } catch (err) {
+            // Keep the previous workers where the new code does not load.
+            previous.forEach((w, i) => workers.set(started[i][0], w));
+            throw err;
+        }
+        await Promise.all(
+            previous.map(async (w) => {
+                const old = await w.catch(() => undefined);
+                if (old) await retire(old);
+            }),
+        );
     }
 
     function specOf(name: string): FunctionSpec {
@@ -173,10 +196,18 @@ export async function startFunctions(options: FunctionRuntimeOptions): Promise<F
         return spec;
     }
 
-    function invoke<T>(name: string, event: unknown): Promise<T> {
+    async function invoke<T>(name: string, event: unknown): Promise<T> {
         const spec = specOf(name);
-        const running = workers.get(name);
-        if (!running || running.exited || stopped) return Promise.reject(new FunctionError(name, { errorType: "Runtime.Unavailable", errorMessage: "the function is not running", stackTrace: [] }));
+        const starting = workers.get(name);
+        const unavailable = (why: string) => new FunctionError(name, { errorType: "Runtime.Unavailable", errorMessage: why, stackTrace: [] });
+        if (!starting || stopped) throw unavailable("the function is not running");
+        let running: RunningWorker;
+        try {
+            running = await starting;
+        } catch (err) {
+            throw err instanceof FunctionError ? err : unavailable(String(err));
+        }
+        if (running.exited) throw unavailable("the function's worker has exited");
         const id = nextId++;
         const timeoutMs = spec.timeoutSeconds * 1000;
         return new Promise<T>((resolve, reject) => {
@@ -217,7 +248,10 @@ export async function startFunctions(options: FunctionRuntimeOptions): Promise<F
         }
     }
 
-    await startAll();
+    // Every worker starts now; `warm()` waits for them (an invocation that comes first waits for its own, as a cold start).
+    const initial = startAll();
+    initial.catch((err) => log(`a function failed to start: ${String(err)}`));
+    if (options.waitUntilWarm ?? true) await initial;
 
     const watchers: fs.FSWatcher[] = [];
     let debounce: NodeJS.Timeout | undefined;
@@ -248,6 +282,10 @@ export async function startFunctions(options: FunctionRuntimeOptions): Promise<F
             });
             return reloading;
         },
+        async warm() {
+            await initial;
+            await reloading;
+        },
         get reloads() {
             return reloads;
         },
@@ -256,7 +294,7 @@ export async function startFunctions(options: FunctionRuntimeOptions): Promise<F
             clearTimeout(debounce);
             for (const w of watchers) w.close();
             await reloading;
-            await Promise.all([...workers.values()].map((w) => w.worker.terminate()));
+            await Promise.all([...workers.values()].map(async (w) => (await w.catch(() => undefined))?.worker.terminate()));
         },
     };
     for (const target of options.watch ?? []) {
