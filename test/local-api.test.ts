@@ -163,13 +163,13 @@ describe("the local API", () => {
     });
 
     it.each([
-        ["unsigned", undefined, {}, "MISSING_AUTHENTICATION_TOKEN", "MissingAuthenticationTokenException", "Missing Authentication Token"],
-        ["wrongly signed", { ...credentials, secretAccessKey: "wrong" }, {}, "INVALID_SIGNATURE", "InvalidSignatureException", expect.stringContaining("signature we calculated does not match")],
-        ["signed with an unknown key", { ...credentials, accessKeyId: "ASIAUNKNOWN" }, {}, "DEFAULT_4XX", "UnrecognizedClientException", "The security token included in the request is invalid."],
-        ["signed with expired credentials", { accessKeyId: "ASIAEXPIRED", secretAccessKey: "expired-secret", sessionToken: "expired" }, {}, "EXPIRED_TOKEN", "ExpiredTokenException", "The security token included in the request is expired"],
-        ["signed by a role that may not invoke", { accessKeyId: "ASIAOTHERROLE", secretAccessKey: "other", sessionToken: "other" }, {}, "ACCESS_DENIED", "AccessDeniedException", expect.stringContaining("is not authorized to perform: execute-api:Invoke")],
-    ])("answers a request %s with 403 %s", async (_, signer, headers, type, errorType, message) => {
-        const answer = await callApi(target(), signer, "GET", "/notes", undefined, headers);
+        ["unsigned", "MISSING_AUTHENTICATION_TOKEN", "MissingAuthenticationTokenException", "Missing Authentication Token", undefined],
+        ["wrongly signed", "INVALID_SIGNATURE", "InvalidSignatureException", expect.stringContaining("signature we calculated does not match"), { ...credentials, secretAccessKey: "wrong" }],
+        ["signed with an unknown key", "DEFAULT_4XX", "UnrecognizedClientException", "The security token included in the request is invalid.", { ...credentials, accessKeyId: "ASIAUNKNOWN" }],
+        ["signed with expired credentials", "EXPIRED_TOKEN", "ExpiredTokenException", "The security token included in the request is expired", { accessKeyId: "ASIAEXPIRED", secretAccessKey: "expired-secret", sessionToken: "expired" }],
+        ["signed by a role that may not invoke", "ACCESS_DENIED", "AccessDeniedException", expect.stringContaining("is not authorized to perform: execute-api:Invoke"), { accessKeyId: "ASIAOTHERROLE", secretAccessKey: "other", sessionToken: "other" }],
+    ])("answers a request %s with 403 %s", async (_, type, errorType, message, signer) => {
+        const answer = await callApi(target(), signer, "GET", "/notes");
         expect(answer.status).toBe(403);
         expect(answer.headers.get("x-amzn-errortype")).toBe(errorType);
         expect(answer.json).toEqual({ success: false, error: { code: type, message } });
