@@ -4,42 +4,12 @@
 // builds once, as a Lambda execution environment does at a cold start.
 "use strict";
 const crypto = require("node:crypto");
-const fs = require("node:fs");
-const os = require("node:os");
-const path = require("node:path");
 const { parentPort, workerData } = require("node:worker_threads");
 
-const { modulePath, factory, functionName, root } = workerData;
+const { modulePath, factory, functionName } = workerData;
 
-// TypeScript, transpile-only (type checking is `tsc --noEmit`), with tsconfig.json's options. Transpiled
-// files are cached on disk by content, so a worker loads the compiler only for a file it has not seen.
-let compiler;
-function compile(filename, source) {
-    const cacheDir = path.join(os.tmpdir(), "mobile-backend-local-ts");
-    const key = crypto.createHash("sha1").update(filename).update("\0").update(source).digest("hex");
-    const cached = path.join(cacheDir, `${key}.js`);
-    try {
-        return fs.readFileSync(cached, "utf8");
-    } catch {
-        // not cached yet
-    }
-    if (!compiler) {
-        const ts = require("typescript");
-        const configFile = path.join(root, "tsconfig.json");
-        const { config } = ts.readConfigFile(configFile, ts.sys.readFile);
-        const { options } = ts.parseJsonConfigFileContent(config, ts.sys, root);
-        compiler = { ts, options: { ...options, noEmit: false, sourceMap: false } };
-    }
-    const { outputText } = compiler.ts.transpileModule(source, { fileName: filename, compilerOptions: compiler.options });
-    fs.mkdirSync(cacheDir, { recursive: true });
-    const temp = `${cached}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-    fs.writeFileSync(temp, outputText);
-    fs.renameSync(temp, cached);
-    return outputText;
-}
-require.extensions[".ts"] = (module, filename) => {
-    module._compile(compile(filename, fs.readFileSync(filename, "utf8")), filename);
-};
+// TypeScript, as `npm start` loads it (transpile-only, cached on disk).
+require("./register-ts");
 
 let invocations = 0;
 let handler;

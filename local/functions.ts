@@ -114,7 +114,7 @@ export async function startFunctions(options: FunctionRuntimeOptions): Promise<F
 
     async function spawn(spec: FunctionSpec): Promise<RunningWorker> {
         const worker = new Worker(WORKER_FILE, {
-            workerData: { modulePath: spec.module, factory: spec.factory, functionName: spec.name, root: options.root },
+            workerData: { modulePath: spec.module, factory: spec.factory, functionName: spec.name },
             env: { ...spec.environment, LOCAL_FUNCTION_ARN: arnOf(spec.name), AWS_LAMBDA_FUNCTION_NAME: spec.name },
             stdout: true,
             stderr: true,

@@ -23,6 +23,8 @@ describe("the local backend", () => {
 
     beforeAll(async () => {
         backend = await startBackend({ dataDir, hotReload: false });
+        // Ready means the API answers; the functions' workers start in the background (cold starts).
+        await backend.warm();
         first = backend.clientConfig;
         credentials = backend.issueCredentials(identityId);
     });
@@ -67,6 +69,7 @@ describe("the local backend", () => {
         await backend?.stop();
         backend = undefined;
         backend = await startBackend({ dataDir, hotReload: false });
+        await backend.warm();
         expect(backend.clientConfig.apiKey).toBe(first.apiKey);
         expect(backend.clientConfig.userPoolId).toBe(first.userPoolId);
         const again = backend.issueCredentials(identityId);
