@@ -99,16 +99,16 @@ async function failure(promise: Promise<unknown>): Promise<{ code: string; messa
     throw new Error("expected a failure");
 }
 
-/** Verifies JWTs with `jose` against the JWKS endpoint, in a plain Node process (require(esm) works there). */
-function verifyWithJose(tokens: string[], audience?: string): Promise<Record<string, unknown>[]> {
+/** Verifies JWTs with `jose` against the JWKS endpoint and issuer, in a plain Node process (require(esm) works there). */
+function verifyWithJose(tokens: string[]): Promise<Record<string, unknown>[]> {
     const script = `
         const jose = require("jose");
-        const [jwksUrl, issuer, audience, ...tokens] = process.argv.slice(1);
+        const [jwksUrl, issuer, ...tokens] = process.argv.slice(1);
         const keys = jose.createRemoteJWKSet(new URL(jwksUrl));
-        Promise.all(tokens.map((t) => jose.jwtVerify(t, keys, { issuer, algorithms: ["RS256"], ...(audience ? { audience } : {}) })))
+        Promise.all(tokens.map((t) => jose.jwtVerify(t, keys, { issuer, algorithms: ["RS256"] })))
             .then((r) => process.stdout.write(JSON.stringify(r.map((x) => x.payload))), (e) => { process.stderr.write(String(e)); process.exit(1); });`;
     return new Promise((resolve, reject) =>
-        execFile(process.execPath, ["--no-warnings", "-e", script, cognito.jwksUrl, cognito.issuer, audience ?? "", ...tokens], { cwd: path.join(__dirname, "..") }, (err, stdout, stderr) =>
+        execFile(process.execPath, ["--no-warnings", "-e", script, cognito.jwksUrl, cognito.issuer, ...tokens], { cwd: path.join(__dirname, "..") }, (err, stdout, stderr) =>
             err ? reject(new Error(`jose: ${stderr}`)) : resolve(JSON.parse(stdout) as Record<string, unknown>[]),
         ),
     );
@@ -139,9 +139,8 @@ describe("user pool: sign-up and SRP sign-in with amazon-cognito-identity-js", (
     it("issues ID and access tokens that jose verifies against the JWKS endpoint, with Cognito's claims", async () => {
         const id = signedIn.session.getIdToken().getJwtToken();
         const access = signedIn.session.getAccessToken().getJwtToken();
-        const [idClaims] = await verifyWithJose([id], CLIENT_ID);
-        const [accessClaims] = await verifyWithJose([access]);
-        expect(idClaims).toMatchObject({ token_use: "id", aud: CLIENT_ID, email: email, email_verified: true, "cognito:username": idClaims.sub, iss: cognito.issuer });
+        const [idClaims, accessClaims] = await verifyWithJose([id, access]);
+        expect(idClaims).toMatchObject({ token_use: "id", aud: CLIENT_ID, email, email_verified: true, "cognito:username": idClaims.sub, iss: cognito.issuer });
         expect(accessClaims).toMatchObject({ token_use: "access", client_id: CLIENT_ID, username: idClaims.sub, sub: idClaims.sub, scope: "aws.cognito.signin.user.admin" });
         for (const c of [idClaims, accessClaims]) {
             expect(Object.keys(c)).toEqual(expect.arrayContaining(["jti", "origin_jti", "event_id", "auth_time", "iat", "exp"]));
@@ -152,8 +151,8 @@ describe("user pool: sign-up and SRP sign-in with amazon-cognito-identity-js", (
     });
 
     it("refuses a wrong password and an unknown user alike: NotAuthorizedException", async () => {
-        for (const attempt of [signIn(email, "Wrong-password-42"), signIn("nobody@example.com", PASSWORD)]) {
-            expect(await failure(attempt)).toEqual({ code: "NotAuthorizedException", message: "Incorrect username or password." });
+        for (const [name, password] of [[email, "Wrong-password-42"], ["nobody@example.com", PASSWORD]]) {
+            expect(await failure(signIn(name, password))).toEqual({ code: "NotAuthorizedException", message: "Incorrect username or password." });
         }
     });
 
@@ -202,8 +201,6 @@ describe("user pool: sign-up and SRP sign-in with amazon-cognito-identity-js", (
             });
         }
         expect(await failure(signedInCredentials(other.session.getIdToken().getJwtToken()))).toMatchObject({ code: "NotAuthorizedException" });
-        // Signing in again works.
-        signedIn = await signIn(email, PASSWORD);
     });
 });
 
@@ -256,7 +253,6 @@ describe("user pool: the SDK v3 client", () => {
         const sub = created.User!.Username!;
         expect(logged.some((l) => l.includes("dana@example.com"))).toBe(false);
         expect(await failure(signIn("dana@example.com", "Temporary-pass-1"))).toMatchObject({ message: "NEW_PASSWORD_REQUIRED" });
-        expect(await failure(signIn("dana@example.com", "Temporary-pass-1", "weak"))).toMatchObject({ code: "InvalidPasswordException" });
         const first = await signIn("dana@example.com", "Temporary-pass-1", "Chosen-password-7");
         expect(first.session.isValid()).toBe(true);
         expect((await idp.send(new AdminGetUserCommand({ UserPoolId: POOL_ID, Username: sub }))).UserStatus).toBe("CONFIRMED");
@@ -331,13 +327,15 @@ describe("persistence", () => {
         const before = await signedInCredentials((await signIn("frank@example.com", PASSWORD)).session.getIdToken().getJwtToken());
         const stored = fs.readFileSync(path.join(dataDir, "cognito-state.json"), "utf8");
         expect(stored).not.toContain(PASSWORD);
+        const jwks = async () => (await fetch(cognito.jwksUrl)).json();
+        const keysBefore = await jwks();
         await cognito.stop();
         cognito = await startCognito(devOptions);
+        expect(await jwks()).toEqual(keysBefore);
         expect(cognito.credentials(before.accessKeyId)?.identityId).toBe(before.identityId);
         const { session } = await signIn("frank@example.com", PASSWORD);
         const after = await signedInCredentials(session.getIdToken().getJwtToken());
         expect(after.identityId).toBe(before.identityId);
-        await verifyWithJose([session.getIdToken().getJwtToken()], CLIENT_ID);
     });
 });
 
@@ -351,7 +349,10 @@ describe("without guests and with confirmation (as prod)", () => {
 
     it("refuses guests in both flows", async () => {
         const client = new CognitoIdentityClient({ region: REGION, endpoint: prod.url, credentials: LOCAL_KEYS, maxAttempts: 1 });
-        expect(await failure(fromCognitoIdentityPool({ identityPoolId: IDENTITY_POOL_ID, clientConfig: { region: REGION, endpoint: prod.url } })())).toEqual({
+        // A cache of its own: the provider otherwise reuses the guest identity id the dev pool handed out above.
+        const cache = new Map<string, string>();
+        const storage = { getItem: (k: string) => cache.get(k) ?? null, setItem: (k: string, v: string) => void cache.set(k, v), removeItem: (k: string) => void cache.delete(k) };
+        expect(await failure(fromCognitoIdentityPool({ identityPoolId: IDENTITY_POOL_ID, cache: storage, clientConfig: { region: REGION, endpoint: prod.url } })())).toEqual({
             code: "NotAuthorizedException",
             message: "Unauthenticated access is not supported for this identity pool.",
         });
