@@ -449,6 +449,7 @@ export async function startCognito(options: LocalCognitoOptions): Promise<LocalC
                     const ephemeral = serverEphemeral(verifier.verifier);
                     const secretBlock = randomBytes(128).toString("base64");
                     const userIdForSrp = user?.username ?? USERNAME;
+                    for (const [block, pending] of challenges) if (pending.expires <= Date.now()) challenges.delete(block);
                     challenges.set(secretBlock, { userIdForSrp, user, A: SRP_A, ephemeral, expires: Date.now() + CHALLENGE_MS });
                     return {
                         ChallengeName: "PASSWORD_VERIFIER",
@@ -500,6 +501,7 @@ export async function startCognito(options: LocalCognitoOptions): Promise<LocalC
                         throw new CognitoError("NotAuthorizedException", "Temporary password has expired and must be reset by an administrator.");
                     }
                     const session = randomBytes(64).toString("base64url");
+                    for (const [key, pending] of newPasswordSessions) if (pending.expires <= Date.now()) newPasswordSessions.delete(key);
                     newPasswordSessions.set(session, { username: user.username, expires: Date.now() + CHALLENGE_MS });
                     const { sub: _sub, ...visible } = user.attributes;
                     void _sub;
