@@ -44,6 +44,11 @@ export interface CallerCredentials {
     authenticationProvider?: string;
     /** The role the credentials carry (its name ends the `userArn`). */
     roleArn: string;
+    /**
+     * Guest credentials of the enhanced flow: cut down by `AmazonCognitoUnAuthedIdentitiesSessionPolicy`, which
+     * has no `execute-api:` action, whatever the role allows. Default `false`.
+     */
+    sessionPolicyDeniesAll?: boolean;
 }
 
 /** The usage plan's throttle and quota (`api.throttle.*`, `api.quota.*`). */

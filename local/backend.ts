@@ -20,6 +20,7 @@ import { openSearchIndexerEnvironment, openSearchSearchEnvironment } from "../in
 import { pushEnvironment } from "../infra/handlers/push";
 import type { FairUseEnvironment } from "../infra/handlers/types";
 import { uploadsEnvironment } from "../infra/handlers/uploads";
+import { PASSWORD_POLICY } from "../infra/identity-settings";
 import { UPLOADS_PREFIX } from "../infra/media";
 import { BLOCKS_TABLE_KEYS, DEVICES_TABLE_KEYS } from "../infra/notifications";
 import { openApiDocument } from "../infra/openapi";
@@ -28,6 +29,7 @@ import { OPENSEARCH_INDEX } from "../infra/search";
 import { localIntegrationUri, startApi, type CallerCredentials, type LocalApi } from "./api";
 import { startFunctions, type FunctionRuntime, type FunctionSpec } from "./functions";
 import { start as startOpenSearch, type LocalOpenSearch } from "./opensearch";
+import { startCognito, type LocalCognito } from "./cognito";
 import { startS3, type LocalS3, type S3AccessRequest } from "./s3";
 import { startSns, type LocalSns } from "../test/support/sns";
 
@@ -81,8 +83,8 @@ export interface LocalClientConfig {
     guestRoleArn?: string;
     /** Where each AWS client goes instead of AWS (the SDK's `endpoint`, or `AWS_ENDPOINT_URL_<SERVICE>`). */
     endpoints: {
-        cognitoIdentityProvider?: string;
-        cognitoIdentity?: string;
+        cognitoIdentityProvider: string;
+        cognitoIdentity: string;
         s3: string;
         dynamodb: string;
         sns: string;
@@ -278,9 +280,6 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
         signedInRole: `${prefix}-signed-in`,
         guestRole: `${prefix}-guest`,
     };
-    const roleArn = (role: string) => `arn:aws:iam::${LOCAL_ACCOUNT_ID}:role/${role}`;
-    const signedInRoleArn = roleArn(names.signedInRole);
-    const guestRoleArn = config.identity.allowGuests ? roleArn(names.guestRole) : undefined;
     const functionArn = (name: string) => `arn:aws:lambda:${region}:${LOCAL_ACCOUNT_ID}:function:${name}`;
 
     const stops: (() => Promise<void>)[] = [];
@@ -298,7 +297,41 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
             functionSecrets.set(accessKeyId, { name, secret });
             return { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secret };
         };
-        const callerCredentials = (accessKeyId: string): CallerCredentials | undefined => identityCredentials.get(accessKeyId);
+
+        // Identities: the user pool and identity pool (local/cognito.ts), whose credentials the API and S3 verify.
+        const cognito: LocalCognito = await startCognito({
+            region,
+            userPoolId: ids.userPoolId,
+            userPoolClientId: ids.userPoolClientId,
+            identityPoolId: ids.identityPoolId,
+            allowGuests: config.identity.allowGuests,
+            passwordPolicy: PASSWORD_POLICY,
+            accountId: LOCAL_ACCOUNT_ID,
+            dataDir: path.join(dataDir, "cognito"),
+            port: portOf("cognito"),
+            log: (line) => log(`[cognito] ${line}`),
+        });
+        stops.push(() => cognito.stop());
+        const signedInRoleArn = cognito.signedInRoleArn;
+        const guestRoleArn = cognito.guestRoleArn;
+        const callerCredentials = (accessKeyId: string): CallerCredentials | undefined => {
+            const issued = cognito.credentials(accessKeyId);
+            if (!issued) return identityCredentials.get(accessKeyId);
+            return {
+                secretAccessKey: issued.secretAccessKey,
+                sessionToken: issued.sessionToken,
+                expiration: issued.expiration,
+                identityId: issued.identityId,
+                authenticated: issued.authenticated,
+                authenticationProvider: issued.authenticationProvider,
+                roleArn: issued.roleArn,
+                sessionPolicyDeniesAll: issued.guestSessionPolicy,
+            };
+        };
+
+        /** Credentials of one of the pool's two roles, not cut down by the guests' session policy (infra/identity.ts). */
+        const mayUseRole = (caller: CallerCredentials) =>
+            !caller.sessionPolicyDeniesAll && (caller.roleArn === signedInRoleArn || (guestRoleArn !== undefined && caller.roleArn === guestRoleArn));
 
         // Data.
         const dynamo = await startDynamoDb(dataDir, portOf("dynamodb"));
@@ -327,7 +360,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
             region,
             port: portOf("s3"),
             mediaCacheControl: `max-age=${config.media.cacheSeconds}`,
-            credentials: (accessKeyId) => functionSecrets.get(accessKeyId)?.secret ?? identityCredentials.get(accessKeyId)?.secretAccessKey,
+            credentials: (accessKeyId) => functionSecrets.get(accessKeyId)?.secret ?? callerCredentials(accessKeyId)?.secretAccessKey,
             authorize: (request: S3AccessRequest) => {
                 const fn = functionSecrets.get(request.accessKeyId)?.name;
                 const underUploads = request.key.startsWith(UPLOADS_PREFIX);
@@ -336,9 +369,14 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
                     return (request.action === "s3:PutObject" || request.action === "s3:DeleteObject") && underUploads;
                 }
                 if (fn === notesFunction) return request.action === "s3:GetObject" && underUploads;
-                const caller = identityCredentials.get(request.accessKeyId);
+                const caller = callerCredentials(request.accessKeyId);
                 // The identity roles (infra/identity.ts): s3:GetObject on uploads/<identity id>/* only.
-                return !!caller && request.action === "s3:GetObject" && request.key.startsWith(`${UPLOADS_PREFIX}${caller.identityId}/`);
+                return (
+                    !!caller &&
+                    mayUseRole(caller) &&
+                    request.action === "s3:GetObject" &&
+                    request.key.startsWith(`${UPLOADS_PREFIX}${caller.identityId}/`)
+                );
             },
         });
         const objectsDir = path.join(dataDir, "s3", names.bucket);
@@ -502,7 +540,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
             },
             credentials: callerCredentials,
             // Both identity roles allow execute-api:Invoke on every method of the stage (infra/identity.ts).
-            authorize: (caller) => caller.roleArn === signedInRoleArn || (guestRoleArn !== undefined && caller.roleArn === guestRoleArn),
+            authorize: mayUseRole,
             invoke: (name, event) => functions.invoke(name, event),
             invokeAsync: (name, event) => functions.invokeAsync(name, event),
             port: portOf("api"),
@@ -522,7 +560,14 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
             mediaBaseUrl,
             allowGuests: config.identity.allowGuests,
             ...(guestRoleArn ? { guestRoleArn } : {}),
-            endpoints: { s3: s3.endpoint, dynamodb: dynamo.url, sns: sns.endpoint, opensearch: search?.endpoint ?? "" },
+            endpoints: {
+                cognitoIdentityProvider: cognito.url,
+                cognitoIdentity: cognito.url,
+                s3: s3.endpoint,
+                dynamodb: dynamo.url,
+                sns: sns.endpoint,
+                opensearch: search?.endpoint ?? "",
+            },
             tables: { notes: names.notesTable, devices: names.devicesTable, blocks: names.blocksTable, limits: names.limitsTable },
             failureQueues: { notifications: queueUrl(names.failedPushes), ...(search ? { search: queueUrl(names.failedRecords) } : {}) },
             openApiUrl: api.documentUrl,
@@ -539,6 +584,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
             services: {
                 api: api.url,
                 openapi: api.documentUrl,
+                cognito: cognito.url,
                 s3: s3.endpoint,
                 media: mediaBaseUrl,
                 dynamodb: dynamo.url,
@@ -557,7 +603,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
                     expiration: new Date(Date.now() + 60 * 60 * 1000),
                     identityId,
                     authenticated,
-                    roleArn: authenticated ? signedInRoleArn : (guestRoleArn ?? roleArn("none")),
+                    roleArn: authenticated ? signedInRoleArn : (guestRoleArn ?? `${signedInRoleArn}-no-guests`),
                 });
                 return { accessKeyId, secretAccessKey, sessionToken };
             },

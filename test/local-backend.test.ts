@@ -7,18 +7,41 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { fromCognitoIdentityPool } from "@aws-sdk/credential-providers";
+import { AuthenticationDetails, CognitoUser, CognitoUserPool, type CognitoUserSession } from "amazon-cognito-identity-js";
 import { startBackend, type LocalBackend, type LocalClientConfig } from "../local/backend";
 import { startFunctions } from "../local/functions";
 import { callApi, type Credentials } from "./support/signed-api";
 
 jest.setTimeout(120_000);
 
+const EMAIL = "ada@example.com";
+const PASSWORD = "Correct-horse-42";
+
+/** What an app does: SRP sign-in with amazon-cognito-identity-js, then identity credentials with the SDK's provider. */
+async function signIn(config: LocalClientConfig, signUpFirst: boolean): Promise<Credentials & { identityId: string }> {
+    const pool = new CognitoUserPool({ UserPoolId: config.userPoolId, ClientId: config.userPoolClientId, endpoint: config.endpoints.cognitoIdentityProvider });
+    if (signUpFirst) {
+        await new Promise((resolve, reject) => pool.signUp(EMAIL, PASSWORD, [], [], (err, result) => (err || !result ? reject(err) : resolve(result))));
+    }
+    const user = new CognitoUser({ Username: EMAIL, Pool: pool });
+    const session = await new Promise<CognitoUserSession>((resolve, reject) =>
+        user.authenticateUser(new AuthenticationDetails({ Username: EMAIL, Password: PASSWORD }), { onSuccess: resolve, onFailure: reject }),
+    );
+    const provider = fromCognitoIdentityPool({
+        identityPoolId: config.identityPoolId,
+        logins: { [`cognito-idp.${config.region}.amazonaws.com/${config.userPoolId}`]: session.getIdToken().getJwtToken() },
+        clientConfig: { region: config.region, endpoint: config.endpoints.cognitoIdentity },
+    });
+    const credentials = await provider();
+    return { ...credentials, identityId: credentials.identityId };
+}
+
 describe("the local backend", () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "local-backend-"));
     let backend: LocalBackend | undefined;
     let first: LocalClientConfig;
-    let credentials: Credentials;
-    const identityId = "us-east-1:11111111-2222-3333-4444-555555555555";
+    let credentials: Credentials & { identityId: string };
     let noteId = "";
 
     beforeAll(async () => {
@@ -26,7 +49,7 @@ describe("the local backend", () => {
         // Ready means the API answers; the functions' workers start in the background (cold starts).
         await backend.warm();
         first = backend.clientConfig;
-        credentials = backend.issueCredentials(identityId);
+        credentials = await signIn(first, true);
     });
     afterAll(async () => {
         await backend?.stop();
@@ -48,7 +71,7 @@ describe("the local backend", () => {
         expect(written.tables.notes).toBe("mobile-backend-dev-notes");
     });
 
-    it("serves a signed POST /notes end to end, and reads it back", async () => {
+    it("serves a POST /notes signed with the identity pool's credentials of a signed-in user, and reads it back", async () => {
         const created = await callApi(first, credentials, "POST", "/notes", { headline: "Local", text: "from the test" });
         expect(created.status).toBe(201);
         expect(created.headers.get("x-amzn-requestid")).toMatch(/^[0-9a-f-]{36}$/);
@@ -57,6 +80,7 @@ describe("the local backend", () => {
         const read = await callApi(first, credentials, "GET", `/notes/${noteId}`);
         expect(read.status).toBe(200);
         expect(read.json).toMatchObject({ success: true, note: { noteId, headline: "Local", text: "from the test" } });
+        expect(credentials.identityId).toMatch(/^us-east-1:/);
     });
 
     it("refuses an unsigned request as API Gateway does", async () => {
@@ -65,14 +89,15 @@ describe("the local backend", () => {
         expect(answer.json).toEqual({ success: false, error: { code: "MISSING_AUTHENTICATION_TOKEN", message: "Missing Authentication Token" } });
     });
 
-    it("keeps the note across a restart on the same data dir", async () => {
+    it("keeps the user and the note across a restart on the same data dir", async () => {
         await backend?.stop();
         backend = undefined;
         backend = await startBackend({ dataDir, hotReload: false });
         await backend.warm();
         expect(backend.clientConfig.apiKey).toBe(first.apiKey);
         expect(backend.clientConfig.userPoolId).toBe(first.userPoolId);
-        const again = backend.issueCredentials(identityId);
+        const again = await signIn(backend.clientConfig, false);
+        expect(again.identityId).toBe(credentials.identityId);
         const read = await callApi(backend.clientConfig, again, "GET", `/notes/${noteId}`);
         expect(read.status).toBe(200);
         expect(read.json).toMatchObject({ note: { noteId, headline: "Local" } });
