@@ -1,5 +1,5 @@
 /**
- * Proves the local SNS endpoint (test/support/sns.ts) against the real `@aws-sdk/client-sns` client:
+ * Proves the local SNS endpoint (local/sns.ts) against the real `@aws-sdk/client-sns` client:
  * what the SDK sends is accepted (and its SigV4 signature verifies), what the server answers
  * deserializes into the SDK's outputs and named exceptions.
  */
@@ -12,7 +12,7 @@ import {
     SNSClient,
     type PublishCommandInput,
 } from "@aws-sdk/client-sns";
-import { MAX_MESSAGE_BYTES, startSns, type LocalSns } from "./support/sns";
+import { MAX_MESSAGE_BYTES, startSns, type LocalSns } from "../local/sns";
 
 type SdkError = Error & { $fault?: string; $metadata: { httpStatusCode?: number; attempts?: number; requestId?: string } };
 

@@ -2,7 +2,7 @@
  * A local, in-memory stand-in for Amazon SNS (API version 2010-03-31): the mobile-push subset the
  * functions use — CreatePlatformEndpoint, GetEndpointAttributes, SetEndpointAttributes, DeleteEndpoint
  * and Publish (to platform endpoints and topics) — in the wire format `@aws-sdk/client-sns` speaks
- * (the AWS Query protocol). Platform applications and topics are made by the test (`createApplication`,
+ * (the AWS Query protocol). Platform applications and topics are made by the caller (`createApplication`,
  * `createTopic`), not over the wire.
  *
  * Wire format, as read from the SDK (client-sns 3.1169, schema-based serde in dist-cjs/index.js, and
@@ -36,7 +36,7 @@
  *     InternalError         500 → InternalErrorException ($fault "server")
  *     ValidationError       400 → not modelled: an SNSServiceException named "ValidationError" (SNS's
  *                                 answer to a missing required member)
- *   Shape errors of this double (MissingAuthenticationToken, IncompleteSignature, XAmzContentSHA256Mismatch,
+ *   Shape errors of this stand-in (MissingAuthenticationToken, IncompleteSignature, XAmzContentSHA256Mismatch,
  *   MalformedQueryString, MissingAction, InvalidAction, NoSuchVersion: 400; SignatureDoesNotMatch: 403;
  *   RequestEntityTooLarge: 413) likewise become SNSServiceExceptions with that name.
  * Retries: the SDK's standard strategy (3 attempts by default) retries throttling errors (status 429 or
@@ -82,7 +82,7 @@
  *     Invalid notification for protocol APNS: Notification is too long"), GCM ≤ 4096 bytes ("... protocol
  *     GCM: Notification data is larger than allowed limit").
  *
- * Deliberate differences from the real service (it is a test double; stricter where that catches bugs):
+ * Deliberate differences from the real service (a local stand-in; stricter where that catches bugs):
  *   - Only the five actions above; anything else is 400 InvalidAction. No PhoneNumber, MessageGroupId or
  *     MessageDeduplicationId (400 MalformedQueryString naming the parameter), no subscriptions/fan-out:
  *     a topic publish is recorded, not delivered. Form fields that are not members of the action,
@@ -98,8 +98,8 @@
  */
 import { randomUUID } from "node:crypto";
 import * as http from "node:http";
-import { listenOnLoopback } from "./net";
-import { SigV4Failure, verifySigV4 } from "../../local/sigv4";
+import type { AddressInfo } from "node:net";
+import { SigV4Failure, verifySigV4 } from "./sigv4";
 
 export type SnsPlatform = "APNS" | "APNS_SANDBOX" | "GCM";
 
@@ -178,6 +178,8 @@ export interface LocalSns {
 }
 
 export interface LocalSnsOptions {
+    /** Port on 127.0.0.1; default (0) a free one. */
+    port?: number;
     /** Recompute and check each request's SigV4 signature with this secret key (403 on mismatch). */
     verifySignature?: { secretAccessKey: string };
 }
@@ -543,7 +545,7 @@ export async function startSns(options: LocalSnsOptions = {}): Promise<LocalSns>
         return entries;
     }
 
-    const endpoint = await listenOnLoopback(server);
+    const endpoint = await listen(server, options.port ?? 0);
     return {
         endpoint,
         requests,
@@ -813,3 +815,11 @@ function escapeXml(text: string): string {
     return text.replace(/[&<>\r]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;" })[c] as string);
 }
 
+
+/** Listens on 127.0.0.1:`port` (0: a free port); resolves with the base URL. */
+function listen(server: http.Server, port: number): Promise<string> {
+    return new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, "127.0.0.1", () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));
+    });
+}
