@@ -853,6 +853,35 @@ export async function startLocalDynamoDb(options: LocalDynamoOptions = {}): Prom
     };
 }
 
+/**
+ * The mapping settings of an `aws.lambda.EventSourceMapping`'s inputs (what infra/search.ts passes to
+ * `table.onEvent`, as recorded when the program runs under mocks), so `npm start` delivers the notes stream
+ * with the stage's own settings. Lambda's defaults for what is absent ("Lambda parameters for Amazon
+ * DynamoDB event source mappings"): batch 100, window 0, retries and age -1 (until the record expires).
+ */
+export function streamMappingSettings(inputs: {
+    startingPosition?: string;
+    batchSize?: number;
+    maximumBatchingWindowInSeconds?: number;
+    bisectBatchOnFunctionError?: boolean;
+    functionResponseTypes?: string[];
+    maximumRetryAttempts?: number;
+    maximumRecordAgeInSeconds?: number;
+}): StreamMappingSettings {
+    if (inputs.startingPosition !== undefined && inputs.startingPosition !== "TRIM_HORIZON" && inputs.startingPosition !== "LATEST") {
+        throw new Error(`startingPosition ${inputs.startingPosition}: a DynamoDB stream mapping starts at TRIM_HORIZON or LATEST`);
+    }
+    return {
+        batchSize: inputs.batchSize ?? 100,
+        batchWindowSeconds: inputs.maximumBatchingWindowInSeconds ?? 0,
+        maxRetryAttempts: inputs.maximumRetryAttempts ?? -1,
+        maxRecordAgeSeconds: inputs.maximumRecordAgeInSeconds ?? -1,
+        bisectBatchOnFunctionError: inputs.bisectBatchOnFunctionError ?? false,
+        reportBatchItemFailures: (inputs.functionResponseTypes ?? []).includes("ReportBatchItemFailures"),
+        startingPosition: inputs.startingPosition ?? "TRIM_HORIZON",
+    };
+}
+
 /** The CreateTable input for a table declared with `aws.dynamodb.Table` key arguments (infra/data.ts `TableKeys`). */
 export function createTableInput(
     tableName: string,

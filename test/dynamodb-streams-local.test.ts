@@ -17,7 +17,7 @@ import {
 } from "@aws-sdk/client-dynamodb-streams";
 import { BatchWriteCommand, DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from "aws-lambda";
-import { createTableInput, startLocalDynamoDb, type LocalDynamoDb, type StreamFailureMessage, type StreamMapping } from "../local/dynamodb";
+import { createTableInput, startLocalDynamoDb, streamMappingSettings, type LocalDynamoDb, type StreamFailureMessage, type StreamMapping } from "../local/dynamodb";
 import { NOTES_TABLE_KEYS } from "../infra/data";
 
 const credentials = { accessKeyId: "local", secretAccessKey: "local" };
@@ -216,6 +216,19 @@ describe("local DynamoDB streams: the event source mapping", () => {
         return { table, events, failures, mapping };
     }
 
+    test("settings come from the event source mapping's inputs, with Lambda's defaults", () => {
+        expect(
+            streamMappingSettings({
+                startingPosition: "TRIM_HORIZON", batchSize: 50, maximumBatchingWindowInSeconds: 2, bisectBatchOnFunctionError: true,
+                functionResponseTypes: ["ReportBatchItemFailures"], maximumRetryAttempts: 3, maximumRecordAgeInSeconds: 600,
+            }),
+        ).toEqual({ batchSize: 50, batchWindowSeconds: 2, maxRetryAttempts: 3, maxRecordAgeSeconds: 600, bisectBatchOnFunctionError: true, reportBatchItemFailures: true, startingPosition: "TRIM_HORIZON" });
+        expect(streamMappingSettings({})).toEqual({
+            batchSize: 100, batchWindowSeconds: 0, maxRetryAttempts: -1, maxRecordAgeSeconds: -1, bisectBatchOnFunctionError: false, reportBatchItemFailures: false, startingPosition: "TRIM_HORIZON",
+        });
+        expect(() => streamMappingSettings({ startingPosition: "AT_TIMESTAMP" })).toThrow(/TRIM_HORIZON or LATEST/);
+    });
+
     test("batches in order up to batchSize, with the Lambda event shape", async () => {
         let seen: DynamoDBStreamEvent | undefined;
         const { events, mapping } = await mapped(5, { batchSize: 2 }, async (event) => {
@@ -290,6 +303,39 @@ describe("local DynamoDB streams: the event source mapping", () => {
         await mapping.idle();
         await mapping.stop();
         expect(events).toEqual([["w1", "w2"]]);
+    });
+});
+
+describe("local DynamoDB streams: record age", () => {
+    test("records older than maxRecordAgeSeconds go to onFailure (RecordAgeExceeded) without an invocation", async () => {
+        let offset = 0;
+        const db = await startLocalDynamoDb({ now: () => Date.now() + offset });
+        const c = clients(db.url);
+        try {
+            await db.createTable(notes("aged"));
+            for (const noteId of ["1", "2"]) await c.doc.send(new PutCommand({ TableName: "aged", Item: { ownerId: "a", noteId, createdAt: "t" } }));
+            offset = 2 * 60 * 60 * 1000;
+            const invoked: number[] = [];
+            const failures: StreamFailureMessage[] = [];
+            const mapping = db.mapStream({
+                tableName: "aged",
+                maxRecordAgeSeconds: 3600,
+                invoke: async (event) => {
+                    invoked.push(event.Records.length);
+                },
+                onFailure: async (message) => {
+                    failures.push(message);
+                },
+            });
+            await mapping.idle();
+            await mapping.stop();
+            expect(invoked).toEqual([]);
+            expect(failures.map((f) => [f.requestContext.condition, f.requestContext.approximateInvokeCount, f.DDBStreamBatchInfo.batchSize])).toEqual([["RecordAgeExceeded", 0, 2]]);
+        } finally {
+            c.raw.destroy();
+            c.streams.destroy();
+            await db.stop();
+        }
     });
 });
 
