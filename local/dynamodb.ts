@@ -371,7 +371,15 @@ export async function startLocalDynamoDb(options: LocalDynamoOptions = {}): Prom
         const keys = touched(operation, input);
         if (keys.length === 0) return forward(`DynamoDB_20120810.${operation}`, body, headers);
         return lock(keys.map((k) => k.stream.tableName), async () => {
-            const before = await Promise.all(keys.map((k) => read(k.stream.tableName, k.key)));
+            let before: Array<Item | undefined>;
+            try {
+                before = await Promise.all(keys.map((k) => read(k.stream.tableName, k.key)));
+            } catch (error) {
+                // A key the table refuses (wrong type, ...): the write itself fails the same way; let dynalite answer it.
+                const reply = await forward(`DynamoDB_20120810.${operation}`, body, headers);
+                if (reply.status === 200) throw error;
+                return reply;
+            }
             const reply = await forward(`DynamoDB_20120810.${operation}`, body, headers);
             if (reply.status !== 200) return reply; // a failed (e.g. conditional) write changes nothing
             const after = await Promise.all(keys.map((k) => read(k.stream.tableName, k.key)));
