@@ -50,9 +50,9 @@ export const ASYNC_EVENT_TEMPLATE =
  * called, from the request's credentials only. `cognitoAuthenticationType` is `authenticated` or
  * `unauthenticated`; `cognitoAuthenticationProvider` names the user pool and the user's `sub` for a signed-in
  * user ("$context variables for data models, authorizers, mapping templates, and access logging"). Each is
- * printed through a quiet reference inside a string literal (`"$!…"`), so a variable without a value gives an
- * empty string rather than the template's own text (VTL prints an undefined reference as written), and then
- * escaped like {@link ASYNC_EVENT_TEMPLATE}'s.
+ * escaped like {@link ASYNC_EVENT_TEMPLATE}'s, inside `#if`, so that a variable without a value (a guest has
+ * no provider) gives an empty string rather than the template's own text (VTL prints a reference whose
+ * value is null as written).
  */
 export const BODYLESS_ASYNC_EVENT_TEMPLATE =
     `{"identityId":"${quietJsonStringContent("context.identity.cognitoIdentityId")}",` +
@@ -60,9 +60,9 @@ export const BODYLESS_ASYNC_EVENT_TEMPLATE =
     `"authenticationProvider":"${quietJsonStringContent("context.identity.cognitoAuthenticationProvider")}",` +
     `"requestId":"${quietJsonStringContent("context.requestId")}"}`;
 
-/** VTL that prints `$name` (empty when it has no value) escaped for the inside of a JSON string. */
+/** VTL that prints `$name` escaped for the inside of a JSON string, or nothing when it has no value. */
 function quietJsonStringContent(name: string): string {
-    return String.raw`$util.escapeJavaScript("$!${name}").replaceAll("\'","'")`;
+    return `#if($${name})${jsonStringContent(`$${name}`)}#end`;
 }
 
 /** VTL that prints `reference` escaped for the inside of a JSON string. */
