@@ -14,9 +14,10 @@
  * - `MD5OfBody` / `MD5OfMessageBody` are the hex MD5 of the body's UTF-8 bytes (the SDK recomputes both and
  *   throws on a mismatch: `@aws-sdk/middleware-sdk-sqs`).
  * - A received message is invisible for the visibility timeout (the request's, else the queue's, default 30 s),
- *   then visible again with its receive count kept. Each receive issues a new receipt handle; DeleteMessage
- *   accepts any handle this queue issued for the message (and succeeds for a message already deleted, as SQS
- *   may); ChangeMessageVisibility needs the message in flight under that latest handle (`MessageNotInflight`).
+ *   then visible again with its receive count kept. Each receive issues a new receipt handle. DeleteMessage
+ *   with an older handle than the latest "will succeed, but the message might not be deleted" (DeleteMessage,
+ *   SQS API reference): here it is never deleted, the strict reading; a message already deleted is success.
+ *   ChangeMessageVisibility needs the message in flight under its latest handle (`MessageNotInflight`).
  *   VisibilityTimeout 0 makes the message visible at once ("Amazon SQS visibility timeout").
  * - Messages older than `MessageRetentionPeriod` (default 4 days) are dropped; `DelaySeconds` delays delivery.
  * - A body is 1 byte to 256 KiB of the characters SQS allows (`#x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD |
@@ -373,8 +374,8 @@ export async function start(options: LocalSqsOptions = {}): Promise<LocalSqs> {
             }
             case "DeleteMessage": {
                 const queue = queueOf(input);
-                const { message } = receipt(queue, input);
-                if (message !== undefined) {
+                const { handle, message } = receipt(queue, input);
+                if (message !== undefined && message.receiptHandle === handle) {
                     queue.messages = queue.messages.filter((m) => m !== message);
                     save();
                 }

@@ -78,10 +78,12 @@ test("send, receive with attributes and the SDK's MD5 checks, visibility, delete
     expect(again.Messages?.map((m) => m.Body)).toEqual([bodies[0], bodies[2]]);
     expect(again.Messages?.[0].Attributes?.ApproximateReceiveCount).toBe("2");
     expect(again.Messages?.[0].ReceiptHandle).not.toBe(a.ReceiptHandle);
-    // The old handle no longer controls visibility; it still deletes (as SQS may).
+    // The old handle no longer controls the message: visibility is refused, a delete succeeds but deletes nothing.
     await expect(client.send(new ChangeMessageVisibilityCommand({ QueueUrl, ReceiptHandle: a.ReceiptHandle, VisibilityTimeout: 0 }))).rejects.toBeInstanceOf(MessageNotInflight);
     await expect(client.send(new ChangeMessageVisibilityCommand({ QueueUrl, ReceiptHandle: "bogus", VisibilityTimeout: 0 }))).rejects.toBeInstanceOf(ReceiptHandleIsInvalid);
 
+    await client.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: a.ReceiptHandle }));
+    expect(sqs.messages("work").map((m) => m.body)).toEqual(bodies);
     for (const m of [b, ...(again.Messages ?? [])]) await client.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: m.ReceiptHandle }));
     // Deleting twice is not an error.
     await client.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: b.ReceiptHandle }));
