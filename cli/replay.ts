@@ -96,7 +96,14 @@ export interface ReplayOptions {
     now?: () => Date;
 }
 
-/** DynamoDB Streams' GetRecords reads at most 1000 records a call; a batch whose range ends elsewhere stops here. */
+/** Notes named in a message's line; the rest are counted. */
+const MAX_NAMED_NOTES = 10;
+
+/**
+ * Consecutive empty GetRecords pages after which the batch is taken as read: an open shard answers empty pages
+ * (with a next iterator) past its newest record, and "it might take multiple calls to get to a portion of the
+ * shard that contains stream records" (GetRecords, DynamoDB Streams API reference).
+ */
 const MAX_EMPTY_READS = 5;
 
 /** Replays a failure queue; see the file's comment. */
@@ -152,7 +159,8 @@ export async function replayQueue(clients: ReplayClients, options: ReplayOptions
                 return ok ? "replayed" : "failed";
             }
             const keys = noteKeys(read.records);
-            const names = keys.map((k) => `${k.ownerId}/${k.noteId}`).join(", ");
+            const shown = keys.slice(0, MAX_NAMED_NOTES).map((k) => `${k.ownerId}/${k.noteId}`);
+            const names = shown.join(", ") + (keys.length > shown.length ? ` and ${keys.length - shown.length} more` : "");
             if (options.dryRun) {
                 print(`replay: ${id}: ${where}: would re-index ${keys.length} note(s) from the table: ${names}`);
                 return "dry-run";
