@@ -40,7 +40,7 @@ import {
     type _Record as StreamRecord,
 } from "@aws-sdk/client-dynamodb-streams";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
-import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand, SQSClient, type Message } from "@aws-sdk/client-sqs";
+import { ChangeMessageVisibilityCommand, DeleteMessageCommand, MessageNotInflight, ReceiveMessageCommand, SQSClient, type Message } from "@aws-sdk/client-sqs";
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
 import { DELIVERY_RECORD_SECONDS } from "../functions/notifications";
 import { reindexTable, type ReindexCheckpoint } from "../functions/reindex";
@@ -256,7 +256,12 @@ export async function replayQueue(clients: ReplayClients, options: ReplayOptions
     }
     // A dry run hands every message back at once (Amazon SQS visibility timeout: 0 makes it visible again).
     for (const handle of toRelease) {
-        await clients.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: options.queueUrl, ReceiptHandle: handle, VisibilityTimeout: 0 }));
+        try {
+            await clients.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: options.queueUrl, ReceiptHandle: handle, VisibilityTimeout: 0 }));
+        } catch (err) {
+            // A message received again in this run has a newer handle (also released); the older one is refused.
+            if (!(err instanceof MessageNotInflight)) throw err;
+        }
     }
     return summary;
 }
