@@ -40,7 +40,37 @@ export interface IdentityArgs {
 }
 
 /** IAM policy variable holding the caller's Cognito identity id. */
-const IDENTITY_ID = "${cognito-identity.amazonaws.com:sub}";
+export const IDENTITY_ID = "${cognito-identity.amazonaws.com:sub}";
+
+/**
+ * How users sign up and in, declared once: the user pool below is created with these, and the client config
+ * files (`npm run client-config`) tell the app the same rules.
+ */
+export const SIGN_IN = {
+    /** Users sign in with their email address (case-insensitive), verified by a code Cognito sends. */
+    usernameAttributes: ["email"],
+    autoVerifiedAttributes: ["email"],
+    passwordPolicy: {
+        minimumLength: 10,
+        requireLowercase: true,
+        requireUppercase: true,
+        requireNumbers: true,
+        requireSymbols: false,
+        temporaryPasswordValidityDays: 3,
+    },
+    /** MFA: optional, with an authenticator app (TOTP) only. */
+    mfaConfiguration: "OPTIONAL",
+    mfaMethods: ["TOTP"],
+    /** The app client's flows: SRP sign-in and refresh, no password sent in the clear. */
+    explicitAuthFlows: ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+} as const;
+
+/**
+ * What an identity's credentials may do in the uploads bucket: read its own prefix
+ * (`uploads/<identity id>/*`), nothing else. No `s3:PutObject`: the only way in is the presigned POST of
+ * `POST /uploads`.
+ */
+export const OWN_UPLOADS_ACTIONS = ["s3:GetObject"] as const;
 
 /**
  * The identity tier. A Cognito user pool and app client for sign-up/sign-in, registered as the
@@ -111,20 +141,13 @@ export class Identity extends pulumi.ComponentResource implements RetainsResourc
         return new aws.cognito.UserPool(
             `${name}-users`,
             {
-                usernameAttributes: ["email"],
-                autoVerifiedAttributes: ["email"],
+                usernameAttributes: [...SIGN_IN.usernameAttributes],
+                autoVerifiedAttributes: [...SIGN_IN.autoVerifiedAttributes],
                 usernameConfiguration: { caseSensitive: false },
-                passwordPolicy: {
-                    minimumLength: 10,
-                    requireLowercase: true,
-                    requireUppercase: true,
-                    requireNumbers: true,
-                    requireSymbols: false,
-                    temporaryPasswordValidityDays: 3,
-                },
+                passwordPolicy: { ...SIGN_IN.passwordPolicy },
                 accountRecoverySetting: { recoveryMechanisms: [{ name: "verified_email", priority: 1 }] },
-                mfaConfiguration: "OPTIONAL",
-                softwareTokenMfaConfiguration: { enabled: true },
+                mfaConfiguration: SIGN_IN.mfaConfiguration,
+                softwareTokenMfaConfiguration: { enabled: (SIGN_IN.mfaMethods as readonly string[]).includes("TOTP") },
                 deletionProtection: retain ? "ACTIVE" : "INACTIVE",
                 emailConfiguration: email
                     ? {
@@ -147,7 +170,7 @@ export class Identity extends pulumi.ComponentResource implements RetainsResourc
                 userPoolId: this.userPool.id,
                 // A mobile app cannot keep a secret.
                 generateSecret: false,
-                explicitAuthFlows: ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+                explicitAuthFlows: [...SIGN_IN.explicitAuthFlows],
                 preventUserExistenceErrors: "ENABLED",
                 enableTokenRevocation: true,
                 accessTokenValidity: 60,
@@ -216,10 +239,9 @@ export class Identity extends pulumi.ComponentResource implements RetainsResourc
                     Statement: [
                         { Sid: "CallTheApi", Effect: "Allow", Action: "execute-api:Invoke", Resource: args.apiInvokeArn },
                         {
-                            // No s3:PutObject: the only way in is the presigned POST of POST /uploads.
                             Sid: "ReadOwnUploadsOnly",
                             Effect: "Allow",
-                            Action: ["s3:GetObject"],
+                            Action: [...OWN_UPLOADS_ACTIONS],
                             Resource: pulumi.interpolate`${args.uploadsBucketArn}/${UPLOADS_PREFIX}${IDENTITY_ID}/*`,
                         },
                     ],
