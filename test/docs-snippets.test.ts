@@ -84,7 +84,12 @@ test("every TypeScript and JavaScript snippet type-checks", () => {
         sources[file] = /^\s*(import|export) /m.test(s.code) ? s.code : `${s.code}\nexport {};\n`;
         return file;
     });
+    // A control: a snippet that reads a key the generator does not write fails.
+    sources[".snippets/control/amplify_outputs.json"] = sources[".snippets/0/amplify_outputs.json"];
+    sources[".snippets/control/snippet.ts"] =
+        'import outputs from "./amplify_outputs.json";\nexport const wrong: string = outputs.custom.mobileBackend.api.apiKeyName;\n';
     const errors = typeErrors(sources, { allowJs: true, checkJs: true, lib: ["lib.es2022.d.ts", "lib.dom.d.ts"] });
+    expect(errors[".snippets/control/snippet.ts"].join("\n")).toMatch(/Property 'apiKeyName' does not exist/);
     SCRIPTS.forEach((snippet, i) => {
         const unexpected = errors[names[i]].filter((e) => !APP_PACKAGES.test(e.replace(/^\d+:\d+ /, "")));
         expect([`${snippet.page}:${snippet.line}`, unexpected]).toEqual([`${snippet.page}:${snippet.line}`, []]);

@@ -30,6 +30,9 @@ export function typeErrors(sources: Record<string, string>, options: ts.Compiler
     const getSourceFile = host.getSourceFile.bind(host);
     host.readFile = (file) => files.get(file) ?? readFile(file);
     host.fileExists = (file) => files.has(file) || fileExists(file);
+    // The virtual files' folders exist too (module resolution looks for them).
+    const directoryExists = host.directoryExists?.bind(host);
+    host.directoryExists = (dir) => [...files.keys()].some((f) => f.startsWith(`${dir}${path.sep}`)) || (directoryExists?.(dir) ?? false);
     host.getSourceFile = (file, language, onError, create) =>
         files.has(file) ? ts.createSourceFile(file, files.get(file) as string, language) : getSourceFile(file, language, onError, create);
     // Sources are the roots; other files (JSON a source imports) are only readable.
