@@ -5,8 +5,8 @@
  *   API Gateway's own) has a response in the error shape, with an example that its schema accepts (ajv-draft-04:
  *   the schemas are API Gateway models too);
  * - the deployed document (infra/openapi.ts) declares the same responses and models: one set of declarations;
- * - the functions' real answers conform: the notes, uploads and blocks handlers run in-process against
- *   dynalite and the local S3 endpoint, and every body they answer with is validated against the schema the
+ * - the functions' real answers conform: the notes, uploads, devices and blocks handlers run in-process against
+ *   dynalite, the local S3 endpoint and the local SNS, and every body they answer with is validated against the schema the
  *   document gives for that route and status.
  */
 import { S3Client } from "@aws-sdk/client-s3";
@@ -16,18 +16,21 @@ import Ajv from "ajv-draft-04";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { SNSClient } from "@aws-sdk/client-sns";
 import { handleBlocksRequest } from "../functions/blocks";
+import { handleDevicesRequest } from "../functions/devices";
 import { handleNotesRequest } from "../functions/notes";
 import { handleUploadsRequest, type UploadsSettings } from "../functions/uploads";
 import { routeSettings, run, stageClientDocument } from "../cli/openapi";
 import { LIMITS_TABLE_KEYS, NOTES_TABLE_KEYS } from "../infra/data";
-import { BLOCKS_TABLE_KEYS } from "../infra/notifications";
+import { BLOCKS_TABLE_KEYS, DEVICES_TABLE_KEYS } from "../infra/notifications";
 import { openApiDocument } from "../infra/openapi";
 import { stageRoutes } from "../infra/routes";
 import { startS3, type LocalS3 } from "../local/s3";
 import { freshTable, startDynamo, type LocalDynamo } from "./support/dynamodb";
 import { apiEvent, type ApiCall } from "./support/events";
 import { openApiProblems } from "./support/openapi";
+import { startSns, type LocalSns } from "./support/sns";
 
 const ROOT = path.join(__dirname, "..");
 const STAGES = ["dev", "prod"];
@@ -117,8 +120,22 @@ describe.each(STAGES)("%s: openapi.json", (stage) => {
             for (const r of Object.values(deployedOp.responses as Doc)) expect(r.content["application/json"].example).toBeUndefined();
         }
         expect(deployed.components.schemas).toEqual(doc.components.schemas);
+        // What API Gateway answers by itself on the asynchronous route conforms to the declared 202.
+        const send = deployed.paths["/notifications"].post;
+        const accepted = JSON.parse(send["x-amazon-apigateway-integration"].responses.default.responseTemplates["application/json"]);
+        expect(validatorOf(deployed)(modelOf(send.responses["202"]), accepted)).toBeUndefined();
         expect(await openApiProblems(deployed)).toEqual([]);
     });
+});
+
+test("a stage without search documents GET /search as API Gateway's own 501, in the error shape", async () => {
+    const doc: Doc = stageClientDocument("dev", "config:\n  mobile-backend:search:\n    engine: none\n");
+    const search = doc.paths["/search"].get;
+    expect(Object.keys(search.responses)).toEqual(expect.arrayContaining(["501", "403", "429"]));
+    expect(Object.keys(search.responses)).not.toContain("200");
+    expect(search.responses["501"].content["application/json"].example).toMatchObject({ success: false, error: { code: "NotImplemented" } });
+    expect(validatorOf(doc)(modelOf(search.responses["501"]), search.responses["501"].content["application/json"].example)).toBeUndefined();
+    expect(await openApiProblems(doc)).toEqual([]);
 });
 
 test("npm run openapi writes the document of a stack file, with the stage's server", () => {
@@ -167,6 +184,7 @@ describe("the functions' real answers conform to the documented responses", () =
     const notesTable = freshTable(() => dynamo, NOTES_TABLE_KEYS);
     const limitsTable = freshTable(() => dynamo, LIMITS_TABLE_KEYS);
     const blocksTable = freshTable(() => dynamo, BLOCKS_TABLE_KEYS);
+    const devicesTable = freshTable(() => dynamo, DEVICES_TABLE_KEYS);
 
     /** Validates an answer against the document's schema for its route and status; returns the body. */
     function conforms(call: ApiCall, result: { statusCode: number; body: string }): Doc {
@@ -184,7 +202,8 @@ describe("the functions' real answers conform to the documented responses", () =
     }
 
     test("notes: create, list, get, update, delete, and their errors", async () => {
-        const settings = { tableName: notesTable.name, mediaBaseUrl: MEDIA, limits: { tableName: limitsTable.name, writesPerMinute: 5, notificationsSentPerHour: 10, notificationsReceivedPerHour: 10 } };
+        // One fixed instant: every write falls in the same fair-use window.
+        const settings = { tableName: notesTable.name, mediaBaseUrl: MEDIA, now: () => new Date("2026-05-01T12:00:00.000Z"), limits: { tableName: limitsTable.name, writesPerMinute: 5, notificationsSentPerHour: 10, notificationsReceivedPerHour: 10 } };
         const notes = async (call: ApiCall) => conforms(call, await handleNotesRequest(apiEvent(call), db, settings));
         const created = await notes({ method: "POST", resource: "/notes", identityId: alice, body: { noteId: "n1", headline: "Hello", text: "World" } });
         expect(created.note.noteId).toBe("n1");
@@ -229,6 +248,30 @@ describe("the functions' real answers conform to the documented responses", () =
         await uploads({ method: "DELETE", resource: "/uploads/{key}", pathParameters: { key: created.upload.key }, identityId: bob }); // 403
         expect([...(seen.get("POST /uploads") ?? [])].sort()).toEqual(["201", "400", "413"]);
         expect([...(seen.get("DELETE /uploads/{key}") ?? [])].sort()).toEqual(["200", "403"]);
+    });
+
+    test("devices: register, list, delete, and their errors", async () => {
+        const sns: LocalSns = await startSns();
+        const client = new SNSClient({ endpoint: sns.endpoint, region: "us-east-1", credentials: { accessKeyId: "function", secretAccessKey: "function-secret" } });
+        try {
+            // Only iOS is configured: an Android registration is refused with 409 naming the setting.
+            const settings = {
+                devicesTable: devicesTable.name,
+                topicArn: sns.createTopic("mobile-backend-dev-notifications"),
+                applications: { ios: { arn: sns.createApplication("APNS_SANDBOX", "ios-app"), sandbox: true } },
+            };
+            const devices = async (call: ApiCall) => conforms(call, await handleDevicesRequest(apiEvent(call), { db, sns: client }, settings));
+            const registered = await devices({ method: "POST", resource: "/devices", identityId: alice, body: { platform: "ios", token: "a".repeat(64) } });
+            await devices({ method: "POST", resource: "/devices", identityId: alice, body: { platform: "android", token: "fcm-token-1" } }); // 409
+            await devices({ method: "POST", resource: "/devices", identityId: alice, body: { platform: "windows", token: "x" } }); // 400
+            const listed = await devices({ method: "GET", resource: "/devices", identityId: alice });
+            expect(listed.devices.map((d: Doc) => d.deviceId)).toEqual([registered.deviceId]);
+            await devices({ method: "DELETE", resource: "/devices/{deviceId}", pathParameters: { deviceId: registered.deviceId }, identityId: alice });
+            expect([...(seen.get("POST /devices") ?? [])].sort()).toEqual(["201", "400", "409"]);
+        } finally {
+            client.destroy();
+            await sns.close();
+        }
     });
 
     test("blocks: block, list, unblock", async () => {
