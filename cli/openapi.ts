@@ -83,6 +83,7 @@ export function run(argv: string[], log: (line: string) => void = console.log): 
         throw new UsageError(`no stack file ${stackFile}`);
     }
     const document = stageClientDocument(args.stack, text, args.server);
+    fs.mkdirSync(path.dirname(args.out), { recursive: true });
     fs.writeFileSync(args.out, `${JSON.stringify(document, null, 2)}\n`);
     log(`wrote ${args.out} (${Object.keys(document.paths as object).length} paths, stage ${args.stack})`);
     return args.out;

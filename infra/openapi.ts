@@ -180,9 +180,10 @@ function operationId(route: ApiRoute): string {
 
 /**
  * API Gateway's own errors on a route, by status code, as gateway response types ("Gateway response types
- * for API Gateway"); the stage's gateway responses give them the functions' error shape. A Lambda proxy
- * integration answers 502 when the function fails or answers malformed ("Handle Lambda errors in API
- * Gateway"); a Lambda integration that does not answer in time is `INTEGRATION_TIMEOUT` (504).
+ * for API Gateway"); the stage's gateway responses give them the functions' error shape. API Gateway answers
+ * 500 when Lambda refuses the invocation, and 502 when the function fails or answers in the wrong format
+ * ("Handling Lambda errors with an API Gateway API", Lambda developer guide); an integration that does not
+ * answer in time is `INTEGRATION_TIMEOUT` (504).
  */
 function gatewayErrors(route: ApiRoute): Record<number, string[]> {
     const errors: Record<number, string[]> = {
