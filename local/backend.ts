@@ -26,7 +26,7 @@ import { BLOCKS_TABLE_KEYS, DEVICES_TABLE_KEYS } from "../infra/notifications";
 import { openApiDocument } from "../infra/openapi";
 import { stageRoutes } from "../infra/routes";
 import { OPENSEARCH_INDEX } from "../infra/search";
-import { localIntegrationUri, startApi, type CallerCredentials, type LocalApi } from "./api";
+import { localIntegrationUri, startApi, type CallerCredentials, type LocalApi, type UsagePlan } from "./api";
 import { startFunctions, type FunctionRuntime, type FunctionSpec } from "./functions";
 import { start as startOpenSearch, type LocalOpenSearch } from "./opensearch";
 import { startCognito, type LocalCognito } from "./cognito";
@@ -62,6 +62,8 @@ export interface BackendOptions {
     asyncRetryDelaysMs?: number[];
     /** One line per event (requests, function logs). Default: nothing. */
     log?: (line: string) => void;
+    /** Replaces settings of the stage's usage plan (e.g. the bench lifts the throttle). Default: the stack file's. */
+    usagePlan?: Partial<UsagePlan>;
 }
 
 /** The services in port order: `--port N` gives the API N, Cognito N+1, and so on. */
@@ -110,7 +112,10 @@ export interface LocalBackend {
     /** Every service's base URL, for the startup table. */
     services: Record<string, string>;
     functions: FunctionRuntime;
-    /** Temporary credentials for an identity, as the identity pool would issue them (until the local Cognito issues them itself). */
+    /**
+     * Temporary credentials of the signed-in role for an identity, without a sign-in (the bench and tests that
+     * need many identities); apps get theirs from the local identity pool.
+     */
     issueCredentials(identityId: string, authenticated?: boolean): { accessKeyId: string; secretAccessKey: string; sessionToken: string };
     /** Messages of a failure queue by purpose (oldest first). */
     failedMessages(queue: "notifications" | "search"): string[];
@@ -537,6 +542,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
                 burstLimit: config.api.throttleBurstLimit,
                 quotaLimit: config.api.quotaLimit,
                 quotaPeriod: config.api.quotaPeriod,
+                ...options.usagePlan,
             },
             credentials: callerCredentials,
             // Both identity roles allow execute-api:Invoke on every method of the stage (infra/identity.ts).
