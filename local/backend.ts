@@ -13,7 +13,16 @@ import { CreateTableCommand, DynamoDBClient, ResourceInUseException, type Create
 import { parse as parseYaml } from "yaml";
 import { reindexTable, type ReindexCheckpoint } from "../functions/reindex";
 import { parseStageConfig, type StageConfig } from "../infra/config";
-import { LIMITS_TABLE_KEYS, NOTES_TABLE_KEYS, type TableKeys } from "../infra/data";
+import {
+    BLOCKS_TABLE_KEYS,
+    DEVICES_TABLE_KEYS,
+    LIMITS_TABLE_KEYS,
+    NOTES_STREAM_VIEW_TYPE,
+    NOTES_TABLE_KEYS,
+    OPENSEARCH_INDEX,
+    UPLOADS_PREFIX,
+    type TableKeys,
+} from "../infra/declarations";
 import { blocksEnvironment } from "../infra/handlers/blocks";
 import { notesEnvironment } from "../infra/handlers/notes";
 import { openSearchIndexerEnvironment, openSearchSearchEnvironment } from "../infra/handlers/opensearch";
@@ -21,11 +30,8 @@ import { pushEnvironment } from "../infra/handlers/push";
 import type { FairUseEnvironment } from "../infra/handlers/types";
 import { uploadsEnvironment } from "../infra/handlers/uploads";
 import { PASSWORD_POLICY } from "../infra/identity-settings";
-import { UPLOADS_PREFIX } from "../infra/media";
-import { BLOCKS_TABLE_KEYS, DEVICES_TABLE_KEYS } from "../infra/notifications";
 import { openApiDocument } from "../infra/openapi";
 import { stageRoutes } from "../infra/routes";
-import { OPENSEARCH_INDEX } from "../infra/search";
 import { localIntegrationUri, startApi, type CallerCredentials, type LocalApi, type UsagePlan } from "./api";
 import { startFunctions, type FunctionRuntime, type FunctionSpec } from "./functions";
 import { start as startOpenSearch, type LocalOpenSearch } from "./opensearch";
@@ -184,7 +190,7 @@ function loadIds(file: string, region: string, stage: string): PersistentIds {
 }
 
 /** The CreateTable input of a table declared by the program (keys, indexes, stream). */
-export function createTableInput(tableName: string, keys: TableKeys, stream?: "NEW_AND_OLD_IMAGES"): CreateTableCommandInput {
+export function createTableInput(tableName: string, keys: TableKeys, stream?: typeof NOTES_STREAM_VIEW_TYPE): CreateTableCommandInput {
     const keySchema = (hash: string, range?: string) => [
         { AttributeName: hash, KeyType: "HASH" as const },
         ...(range ? [{ AttributeName: range, KeyType: "RANGE" as const }] : []),
@@ -345,7 +351,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
         stops.push(async () => db.destroy());
         const { ttlAttribute: _ttl, ...limitsKeys } = LIMITS_TABLE_KEYS;
         for (const input of [
-            createTableInput(names.notesTable, NOTES_TABLE_KEYS, "NEW_AND_OLD_IMAGES"),
+            createTableInput(names.notesTable, NOTES_TABLE_KEYS, NOTES_STREAM_VIEW_TYPE),
             createTableInput(names.limitsTable, limitsKeys),
             createTableInput(names.devicesTable, DEVICES_TABLE_KEYS),
             createTableInput(names.blocksTable, BLOCKS_TABLE_KEYS),

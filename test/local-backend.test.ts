@@ -9,6 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fromCognitoIdentityPool } from "@aws-sdk/credential-providers";
 import { AuthenticationDetails, CognitoUser, CognitoUserPool, type CognitoUserSession } from "amazon-cognito-identity-js";
+import { mediaUrl } from "../functions/media";
 import { startBackend, type LocalBackend, type LocalClientConfig } from "../local/backend";
 import { startFunctions } from "../local/functions";
 import { callApi, type Credentials } from "./support/signed-api";
@@ -43,6 +44,7 @@ describe("the local backend", () => {
     let first: LocalClientConfig;
     let credentials: Credentials & { identityId: string };
     let noteId = "";
+    let photoKey = "";
 
     beforeAll(async () => {
         backend = await startBackend({ dataDir, hotReload: false });
@@ -83,6 +85,26 @@ describe("the local backend", () => {
         expect(credentials.identityId).toMatch(/^us-east-1:/);
     });
 
+    it("takes a photo through POST /uploads and the presigned POST, serves it at the media URL, and a note can use it", async () => {
+        const photo = Buffer.from("\xff\xd8\xff\xe0 a tiny jpeg", "latin1");
+        const created = await callApi(first, credentials, "POST", "/uploads", { contentType: "image/jpeg", contentLength: photo.length });
+        expect(created.status).toBe(201);
+        const upload = (created.json as { upload: { key: string; url: string; fields: Record<string, string>; mediaUrl: string } }).upload;
+        expect(upload.key.startsWith(`uploads/${credentials.identityId}/`)).toBe(true);
+        photoKey = upload.key;
+        const form = new FormData();
+        for (const [name, value] of Object.entries(upload.fields)) form.append(name, value);
+        form.append("file", new Blob([photo], { type: "image/jpeg" }));
+        const posted = await fetch(upload.url, { method: "POST", body: form });
+        expect(posted.status).toBe(204);
+        const media = await fetch(upload.mediaUrl);
+        expect(media.status).toBe(200);
+        expect(Buffer.from(await media.arrayBuffer())).toEqual(photo);
+        const note = await callApi(first, credentials, "POST", "/notes", { headline: "With a photo", mediaKey: upload.key });
+        expect(note.status).toBe(201);
+        expect(note.json).toMatchObject({ note: { mediaKey: upload.key, mediaUrl: upload.mediaUrl } });
+    });
+
     it("refuses an unsigned request as API Gateway does", async () => {
         const answer = await callApi(first, undefined, "GET", "/notes");
         expect(answer.status).toBe(403);
@@ -101,6 +123,8 @@ describe("the local backend", () => {
         const read = await callApi(backend.clientConfig, again, "GET", `/notes/${noteId}`);
         expect(read.status).toBe(200);
         expect(read.json).toMatchObject({ note: { noteId, headline: "Local" } });
+        const photo = await fetch(mediaUrl(backend.clientConfig.mediaBaseUrl, photoKey));
+        expect(photo.status).toBe(200);
     });
 });
 
