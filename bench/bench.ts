@@ -36,6 +36,12 @@ function medianMs(args: string[], env: NodeJS.ProcessEnv): number {
 }
 
 async function main(): Promise<void> {
+    // `BENCH_ONLY=local npm run bench`: only the local backend's figures.
+    if (process.env.BENCH_ONLY === "local") {
+        await localStartup();
+        await localLatency();
+        return;
+    }
     const recorder = installMocks("dev", stackConfig("dev"));
     const program: Record<string, unknown> = require("../index");
     for (const value of Object.values(program)) await valueOf(value);
