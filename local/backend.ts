@@ -9,8 +9,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { CreateTableCommand, DynamoDBClient, ResourceInUseException, type CreateTableCommandInput } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient, QueryCommand, type CreateTableCommandInput } from "@aws-sdk/client-dynamodb";
 import { parse as parseYaml } from "yaml";
+import { DEVICES_BY_ENDPOINT } from "../functions/notification-schema";
 import { reindexTable, type ReindexCheckpoint } from "../functions/reindex";
 import { parseStageConfig, type StageConfig } from "../infra/config";
 import {
@@ -37,7 +38,8 @@ import { startFunctions, type FunctionRuntime, type FunctionSpec } from "./funct
 import { start as startOpenSearch, type LocalOpenSearch } from "./opensearch";
 import { startCognito, type LocalCognito } from "./cognito";
 import { startS3, type LocalS3, type S3AccessRequest } from "./s3";
-import { startSns, type LocalSns } from "../test/support/sns";
+import { startLocalDynamoDb } from "./dynamodb";
+import { createPlatformApplicationsAndTopic, startSns, type LocalSns } from "./sns";
 
 /** The module of infra/handlers/ that exports each factory. */
 const FACTORY_MODULES: Record<string, string> = {
@@ -125,7 +127,7 @@ export interface LocalBackend {
     issueCredentials(identityId: string, authenticated?: boolean): { accessKeyId: string; secretAccessKey: string; sessionToken: string };
     /** Messages of a failure queue by purpose (oldest first). */
     failedMessages(queue: "notifications" | "search"): string[];
-    /** Resolves once the asynchronous invocations queued so far have run (retries included). */
+    /** Resolves once the asynchronous invocations and the stream records so far have been handled (retries included). */
     idle(): Promise<void>;
     /** Resolves once every function is up and the search index is rebuilt from the table. */
     warm(): Promise<void>;
@@ -219,27 +221,6 @@ export function createTableInput(tableName: string, keys: TableKeys, stream?: ty
                   })),
               }
             : {}),
-    };
-}
-
-/** A local DynamoDB: dynalite on LevelDB in the data dir. */
-async function startDynamoDb(dataDir: string, port: number): Promise<{ url: string; stop(): Promise<void> }> {
-    // dynalite has no type declarations.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const dynalite = require("dynalite") as (options: Record<string, unknown>) => import("node:http").Server;
-    const server = dynalite({ path: path.join(dataDir, "dynamodb"), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-    await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(port, "127.0.0.1", () => resolve());
-    });
-    const address = server.address() as import("node:net").AddressInfo;
-    return {
-        url: `http://127.0.0.1:${address.port}`,
-        stop: () =>
-            new Promise<void>((resolve) => {
-                server.close(() => resolve());
-                (server as unknown as { closeAllConnections?(): void }).closeAllConnections?.();
-            }),
     };
 }
 
@@ -345,8 +326,9 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
             !caller.sessionPolicyDeniesAll && (caller.roleArn === signedInRoleArn || (guestRoleArn !== undefined && caller.roleArn === guestRoleArn));
 
         // Data.
-        const dynamo = await startDynamoDb(dataDir, portOf("dynamodb"));
-        stops.push(dynamo.stop);
+        // DynamoDB and DynamoDB Streams (local/dynamodb.ts), persisted in the data dir.
+        const dynamo = await startLocalDynamoDb({ dataDir: path.join(dataDir, "dynamodb"), port: portOf("dynamodb"), region, accountId: LOCAL_ACCOUNT_ID, log });
+        stops.push(() => dynamo.stop());
         const db = new DynamoDBClient({ endpoint: dynamo.url, region, credentials: { accessKeyId: "local", secretAccessKey: "local" } });
         stops.push(async () => db.destroy());
         const { ttlAttribute: _ttl, ...limitsKeys } = LIMITS_TABLE_KEYS;
@@ -356,11 +338,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
             createTableInput(names.devicesTable, DEVICES_TABLE_KEYS),
             createTableInput(names.blocksTable, BLOCKS_TABLE_KEYS),
         ]) {
-            try {
-                await db.send(new CreateTableCommand(input));
-            } catch (err) {
-                if (!(err instanceof ResourceInUseException)) throw err;
-            }
+            await dynamo.createTable(input);
         }
 
         // Media: the uploads bucket, its media URL, the identities' and functions' permissions.
@@ -407,18 +385,37 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
             throw new Error("search.engine cloudsearch is not emulated locally: use opensearch or none in the stack file");
         }
 
-        // Push: the topic and, locally without credentials, both platform applications.
-        const sns: LocalSns = await startSns();
+        // Push (local/sns.ts): the topic and, locally without credentials, both platform applications; every push
+        // a device would receive lands in the inbox, by the identity that registered the device.
+        const sns: LocalSns = await startSns({
+            port: portOf("sns"),
+            recipientOf: async (endpoint) => {
+                const { Items } = await db.send(
+                    new QueryCommand({
+                        TableName: names.devicesTable,
+                        IndexName: DEVICES_BY_ENDPOINT,
+                        KeyConditionExpression: "endpointArn = :arn",
+                        ExpressionAttributeValues: { ":arn": { S: endpoint.arn } },
+                    }),
+                );
+                return Items?.[0]?.ownerId?.S;
+            },
+            log: (line) => log(`[push] ${line}`),
+        });
         stops.push(() => sns.close());
-        const topicArn = sns.createTopic(names.topic);
-        const apnsArn = sns.createApplication(config.notifications.apns?.sandbox === false ? "APNS" : "APNS_SANDBOX", `${prefix}-apns`);
-        const fcmArn = sns.createApplication("GCM", `${prefix}-fcm`);
+        const platform = config.notifications.apns?.sandbox === false ? "APNS" : "APNS_SANDBOX";
+        const snsArn = (kind: string) => `arn:aws:sns:${region}:${LOCAL_ACCOUNT_ID}:${kind}`;
+        const apnsArn = snsArn(`app/${platform}/${prefix}-apns`);
+        const fcmArn = snsArn(`app/GCM/${prefix}-fcm`);
+        const topicArn = snsArn(names.topic);
+        createPlatformApplicationsAndTopic(sns, { APNS_APPLICATION_ARN: apnsArn, FCM_APPLICATION_ARN: fcmArn, NOTIFICATIONS_TOPIC_ARN: topicArn });
 
         // Failure queues (in memory until the local SQS endpoint is plugged in).
         const queues = new Map<string, string[]>([
             [names.failedPushes, []],
             [names.failedRecords, []],
         ]);
+        let streamIdle = async (): Promise<void> => undefined;
         const queueUrl = (name: string) => `https://sqs.${region}.amazonaws.com/${LOCAL_ACCOUNT_ID}/${name}`;
 
         // Functions: each with the environment the program sets, pointing at the local services.
@@ -499,6 +496,28 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
             waitUntilWarm: false,
         });
         stops.push(() => functions.stop());
+
+        // The notes stream feeds the indexer with the event source mapping the program declares (infra/search.ts:
+        // bisection, partial batch responses, bounded retries and record age, the failure queue).
+        if (search) {
+            const indexer = `${prefix}-search-indexer`;
+            const mapping = dynamo.mapStream({
+                tableName: names.notesTable,
+                name: "search-indexer",
+                functionArn: functionArn(indexer),
+                batchSize: config.search.batchSize,
+                batchWindowSeconds: config.search.batchWindowSeconds,
+                maxRetryAttempts: config.search.maxRetryAttempts,
+                maxRecordAgeSeconds: config.search.maxRecordAgeSeconds,
+                bisectBatchOnFunctionError: true,
+                reportBatchItemFailures: true,
+                startingPosition: "TRIM_HORIZON",
+                invoke: (event) => functions.invoke(indexer, event),
+                onFailure: async (message) => void queues.get(names.failedRecords)!.push(JSON.stringify(message)),
+            });
+            stops.push(() => mapping.stop());
+            streamIdle = () => mapping.idle();
+        }
 
         // Search starts from what the table holds, through the indexer itself (functions/reindex.ts), in the background.
         let searchRebuilt: Promise<void> = Promise.resolve();
@@ -620,7 +639,10 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
                 return { accessKeyId, secretAccessKey, sessionToken };
             },
             failedMessages: (queue) => [...(queues.get(queue === "notifications" ? names.failedPushes : names.failedRecords) ?? [])],
-            idle: () => functions.idle(),
+            idle: async () => {
+                await functions.idle();
+                await streamIdle();
+            },
             warm: async () => {
                 await functions.warm();
                 await searchRebuilt;

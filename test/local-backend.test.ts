@@ -85,6 +85,13 @@ describe("the local backend", () => {
         expect(credentials.identityId).toMatch(/^us-east-1:/);
     });
 
+    it("indexes the note through the notes stream and the indexer: GET /search finds it", async () => {
+        await backend!.idle();
+        const found = await callApi(first, credentials, "GET", "/search?q=Local");
+        expect(found.status).toBe(200);
+        expect(found.json).toMatchObject({ success: true, found: 1, notes: [expect.objectContaining({ noteId })] });
+    });
+
     it("takes a photo through POST /uploads and the presigned POST, serves it at the media URL, and a note can use it", async () => {
         const photo = Buffer.from("\xff\xd8\xff\xe0 a tiny jpeg", "latin1");
         const created = await callApi(first, credentials, "POST", "/uploads", { contentType: "image/jpeg", contentLength: photo.length });
