@@ -101,8 +101,8 @@ export interface LocalClientConfig {
         sqs?: string;
         opensearch: string;
     };
-    /** The device inbox: `GET <inbox>?recipientId=…` lists what a recipient's devices received. */
-    inbox?: string;
+    /** The device inbox: `GET <inbox>?recipientId=…` lists what a recipient's devices (and topic subscribers) received. */
+    inbox: string;
     /** The stage's tables. */
     tables: { notes: string; devices: string; blocks: string; limits: string };
     /** The failure queues by purpose (asynchronous pushes, search stream records). */
@@ -599,6 +599,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
                 sns: sns.endpoint,
                 opensearch: search?.endpoint ?? "",
             },
+            inbox: `${sns.endpoint}/inbox`,
             tables: { notes: names.notesTable, devices: names.devicesTable, blocks: names.blocksTable, limits: names.limitsTable },
             failureQueues: { notifications: queueUrl(names.failedPushes), ...(search ? { search: queueUrl(names.failedRecords) } : {}) },
             openApiUrl: api.documentUrl,
@@ -621,6 +622,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
                 dynamodb: dynamo.url,
                 ...(search ? { opensearch: search.endpoint } : {}),
                 sns: sns.endpoint,
+                inbox: `${sns.endpoint}/inbox`,
             },
             functions,
             issueCredentials(identityId, authenticated = true) {
