@@ -24,6 +24,7 @@ import {
     UPLOADS_PREFIX,
     type TableKeys,
 } from "../infra/declarations";
+import { accountEnvironment } from "../infra/handlers/account";
 import { blocksEnvironment } from "../infra/handlers/blocks";
 import { notesEnvironment } from "../infra/handlers/notes";
 import { openSearchIndexerEnvironment, openSearchSearchEnvironment } from "../infra/handlers/opensearch";
@@ -50,6 +51,7 @@ const FACTORY_MODULES: Record<string, string> = {
     blocksFunction: "blocks",
     openSearchSearchFunction: "opensearch",
     openSearchIndexerFunction: "opensearch",
+    accountFunction: "account",
 };
 
 /** The account id of every local ARN. */
@@ -106,7 +108,7 @@ export interface LocalClientConfig {
     /** The stage's tables. */
     tables: { notes: string; devices: string; blocks: string; limits: string };
     /** The failure queues by purpose (asynchronous pushes, search stream records). */
-    failureQueues: { notifications: string; search?: string };
+    failureQueues: { notifications: string; account: string; search?: string };
     /** The OpenAPI document the API serves. */
     openApiUrl: string;
 }
@@ -126,7 +128,7 @@ export interface LocalBackend {
      */
     issueCredentials(identityId: string, authenticated?: boolean): { accessKeyId: string; secretAccessKey: string; sessionToken: string };
     /** Messages of a failure queue by purpose (oldest first). */
-    failedMessages(queue: "notifications" | "search"): string[];
+    failedMessages(queue: "notifications" | "account" | "search"): string[];
     /** Resolves once the asynchronous invocations and the stream records so far have been handled (retries included). */
     idle(): Promise<void>;
     /** Resolves once every function is up and the search index is rebuilt from the table. */
@@ -269,6 +271,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
         topic: `${prefix}-notifications`,
         failedPushes: `${prefix}-failed-pushes`,
         failedRecords: `${prefix}-failed-records`,
+        failedDeletions: `${prefix}-account-failures`,
         signedInRole: `${prefix}-signed-in`,
         guestRole: `${prefix}-guest`,
     };
@@ -344,6 +347,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
         // Media: the uploads bucket, its media URL, the identities' and functions' permissions.
         const uploadsFunction = `${prefix}-uploads`;
         const notesFunction = `${prefix}-notes`;
+        const accountFunction = `${prefix}-account-deletion`;
         const s3 = await startS3({
             buckets: [{ name: names.bucket, versioned: config.retainStatefulResources }],
             region,
@@ -358,6 +362,8 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
                     return (request.action === "s3:PutObject" || request.action === "s3:DeleteObject") && underUploads;
                 }
                 if (fn === notesFunction) return request.action === "s3:GetObject" && underUploads;
+                // infra/account.ts: every version under the uploads prefix, deleted version by version.
+                if (fn === accountFunction) return (request.action === "s3:ListBucketVersions" || request.action === "s3:DeleteObjectVersion") && underUploads;
                 const caller = callerCredentials(request.accessKeyId);
                 // The identity roles (infra/identity.ts): s3:GetObject on uploads/<identity id>/* only.
                 return (
@@ -414,6 +420,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
         const queues = new Map<string, string[]>([
             [names.failedPushes, []],
             [names.failedRecords, []],
+            [names.failedDeletions, []],
         ]);
         let streamIdle = async (): Promise<void> => undefined;
         const queueUrl = (name: string) => `https://sqs.${region}.amazonaws.com/${LOCAL_ACCOUNT_ID}/${name}`;
@@ -427,6 +434,8 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
             AWS_ENDPOINT_URL_DYNAMODB: dynamo.url,
             AWS_ENDPOINT_URL_S3: s3.endpoint,
             AWS_ENDPOINT_URL_SNS: sns.endpoint,
+            AWS_ENDPOINT_URL_COGNITO_IDENTITY: cognito.url,
+            AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER: cognito.url,
             AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(config.functions.memoryMb),
             // Local endpoints speak plain HTTP on loopback: no TLS session to keep alive.
             AWS_NODEJS_CONNECTION_REUSE_ENABLED: "1",
@@ -474,6 +483,23 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
                 },
             }),
             fn("blocks", "blocksFunction", blocksEnvironment({ blocksTable: names.blocksTable, limits })),
+            fn(
+                "account-deletion",
+                "accountFunction",
+                accountEnvironment({
+                    notesTable: names.notesTable,
+                    devicesTable: names.devicesTable,
+                    blocksTable: names.blocksTable,
+                    uploadsBucket: names.bucket,
+                    userPoolId: ids.userPoolId,
+                    limits,
+                }),
+                {
+                    // infra/account.ts: 300 s, 2 retries, then the failure queue.
+                    timeoutSeconds: 300,
+                    async: { retryAttempts: 2, onFailure: (record) => void queues.get(names.failedDeletions)!.push(JSON.stringify(record)) },
+                },
+            ),
         ];
         if (search) {
             specs.push(
@@ -548,6 +574,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
                     devices: `${prefix}-devices`,
                     notifications: `${prefix}-notifications-sender`,
                     blocks: `${prefix}-blocks`,
+                    account: `${prefix}-account-deletion`,
                 }[routes.name];
                 const answersItself = routes.routes.every((r) => r.fixedResponse);
                 return { routes, integrationUri: answersItself || !functionName ? undefined : localIntegrationUri(region, LOCAL_ACCOUNT_ID, functionName) };
@@ -601,7 +628,11 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
             },
             inbox: `${sns.endpoint}/inbox`,
             tables: { notes: names.notesTable, devices: names.devicesTable, blocks: names.blocksTable, limits: names.limitsTable },
-            failureQueues: { notifications: queueUrl(names.failedPushes), ...(search ? { search: queueUrl(names.failedRecords) } : {}) },
+            failureQueues: {
+                notifications: queueUrl(names.failedPushes),
+                account: queueUrl(names.failedDeletions),
+                ...(search ? { search: queueUrl(names.failedRecords) } : {}),
+            },
             openApiUrl: api.documentUrl,
         };
         const clientConfigPath = path.join(dataDir, "client-config.json");
@@ -640,7 +671,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
                 });
                 return { accessKeyId, secretAccessKey, sessionToken };
             },
-            failedMessages: (queue) => [...(queues.get(queue === "notifications" ? names.failedPushes : names.failedRecords) ?? [])],
+            failedMessages: (queue) => [...(queues.get({ notifications: names.failedPushes, account: names.failedDeletions, search: names.failedRecords }[queue]) ?? [])],
             idle: async () => {
                 await functions.idle();
                 await streamIdle();

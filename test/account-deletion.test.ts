@@ -20,7 +20,7 @@ import { LIMITS_TABLE_KEYS, NOTES_TABLE_KEYS } from "../infra/data";
 import { BLOCKS_TABLE_KEYS, DEVICES_TABLE_KEYS } from "../infra/notifications";
 import { startS3, type LocalS3 } from "../local/s3";
 import { createTable, startDynamo, type LocalDynamo } from "./support/dynamodb";
-import { startSns, type LocalSns } from "./support/sns";
+import { startSns, type LocalSns } from "../local/sns";
 
 const POOL = "us-east-1_AbCdEf123";
 const ISSUER = `cognito-idp.us-east-1.amazonaws.com/${POOL}`;

@@ -7,6 +7,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { DynamoDBClient, QueryCommand } from "@aws-sdk/client-dynamodb";
 import { fromCognitoIdentityPool } from "@aws-sdk/credential-providers";
 import { AuthenticationDetails, CognitoUser, CognitoUserPool, type CognitoUserSession } from "amazon-cognito-identity-js";
 import { mediaUrl } from "../functions/media";
@@ -132,6 +133,28 @@ describe("the local backend", () => {
         expect(read.json).toMatchObject({ note: { noteId, headline: "Local" } });
         const photo = await fetch(mediaUrl(backend.clientConfig.mediaBaseUrl, photoKey));
         expect(photo.status).toBe(200);
+        credentials = again;
+    });
+
+    it("DELETE /me answers 202, then the account deletion removes the user, the notes and the uploads", async () => {
+        const config = backend!.clientConfig;
+        const deleted = await callApi(config, credentials, "DELETE", "/me");
+        expect(deleted.status).toBe(202);
+        await backend!.idle();
+        const db = new DynamoDBClient({ endpoint: config.endpoints.dynamodb, region: config.region, credentials: { accessKeyId: "local", secretAccessKey: "local" } });
+        try {
+            const { Items } = await db.send(
+                new QueryCommand({ TableName: config.tables.notes, KeyConditionExpression: "ownerId = :id", ExpressionAttributeValues: { ":id": { S: credentials.identityId } } }),
+            );
+            expect(Items).toEqual([]);
+        } finally {
+            db.destroy();
+        }
+        // Gone: the media URL answers as CloudFront before a private bucket does for a missing key (S3's 403, the
+        // distribution's reader may not list the bucket).
+        expect((await fetch(mediaUrl(config.mediaBaseUrl, photoKey))).status).toBe(403);
+        await expect(signIn(config, false)).rejects.toMatchObject({ code: "NotAuthorizedException" });
+        expect(backend!.failedMessages("account")).toEqual([]);
     });
 });
 
