@@ -77,7 +77,7 @@ export interface BackendOptions {
 }
 
 /** The services in port order: `--port N` gives the API N, Cognito N+1, and so on. */
-export const SERVICE_ORDER = ["api", "cognito", "s3", "dynamodb", "opensearch", "sns", "sqs"] as const;
+export const SERVICE_ORDER = ["api", "cognito", "s3", "dynamodb", "opensearch", "sns"] as const;
 export type ServiceName = (typeof SERVICE_ORDER)[number];
 
 /** `<data dir>/client-config.json`: the deployed `clientConfig` output's keys, and the local endpoints. */
@@ -100,7 +100,6 @@ export interface LocalClientConfig {
         s3: string;
         dynamodb: string;
         sns: string;
-        sqs?: string;
         opensearch: string;
     };
     /** The device inbox: `GET <inbox>?recipientId=…` lists what a recipient's devices (and topic subscribers) received. */
