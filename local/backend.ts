@@ -41,6 +41,7 @@ import { startCognito, type LocalCognito } from "./cognito";
 import { startS3, type LocalS3, type S3AccessRequest } from "./s3";
 import { startLocalDynamoDb } from "./dynamodb";
 import { createPlatformApplicationsAndTopic, startSns, type LocalSns } from "./sns";
+import { start as startSqs } from "./sqs";
 
 /** The module of infra/handlers/ that exports each factory. */
 const FACTORY_MODULES: Record<string, string> = {
@@ -77,7 +78,7 @@ export interface BackendOptions {
 }
 
 /** The services in port order: `--port N` gives the API N, Cognito N+1, and so on. */
-export const SERVICE_ORDER = ["api", "cognito", "s3", "dynamodb", "opensearch", "sns"] as const;
+export const SERVICE_ORDER = ["api", "cognito", "s3", "dynamodb", "opensearch", "sns", "sqs"] as const;
 export type ServiceName = (typeof SERVICE_ORDER)[number];
 
 /** `<data dir>/client-config.json`: the deployed `clientConfig` output's keys, and the local endpoints. */
@@ -100,13 +101,14 @@ export interface LocalClientConfig {
         s3: string;
         dynamodb: string;
         sns: string;
+        sqs: string;
         opensearch: string;
     };
     /** The device inbox: `GET <inbox>?recipientId=…` lists what a recipient's devices (and topic subscribers) received. */
     inbox: string;
     /** The stage's tables. */
     tables: { notes: string; devices: string; blocks: string; limits: string };
-    /** The failure queues by purpose (asynchronous pushes, search stream records). */
+    /** The failure queues' URLs by purpose (asynchronous pushes, account deletions, search stream records). */
     failureQueues: { notifications: string; account: string; search?: string };
     /** The OpenAPI document the API serves. */
     openApiUrl: string;
@@ -415,14 +417,12 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
         const topicArn = snsArn(names.topic);
         createPlatformApplicationsAndTopic(sns, { APNS_APPLICATION_ARN: apnsArn, FCM_APPLICATION_ARN: fcmArn, NOTIFICATIONS_TOPIC_ARN: topicArn });
 
-        // Failure queues (in memory until the local SQS endpoint is plugged in).
-        const queues = new Map<string, string[]>([
-            [names.failedPushes, []],
-            [names.failedRecords, []],
-            [names.failedDeletions, []],
-        ]);
+        // The failure queues (local/sqs.ts, persisted in the data dir): what Lambda sends to an on-failure destination.
+        const sqs = await startSqs({ port: portOf("sqs"), dataDir: path.join(dataDir, "sqs"), region, accountId: LOCAL_ACCOUNT_ID });
+        stops.push(() => sqs.stop());
+        for (const queue of [names.failedPushes, names.failedRecords, names.failedDeletions]) sqs.createQueue(queue);
         let streamIdle = async (): Promise<void> => undefined;
-        const queueUrl = (name: string) => `https://sqs.${region}.amazonaws.com/${LOCAL_ACCOUNT_ID}/${name}`;
+        const queueUrl = (name: string) => sqs.queueUrl(name);
 
         // Functions: each with the environment the program sets, pointing at the local services.
         const limits: FairUseEnvironment<string> = { tableName: names.limitsTable, ...config.limits };
@@ -478,7 +478,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
             fn("notifications-sender", "senderFunction", push, {
                 async: {
                     retryAttempts: config.notifications.retryAttempts,
-                    onFailure: (record) => void queues.get(names.failedPushes)!.push(JSON.stringify(record)),
+                    onFailure: (record) => void sqs.send(names.failedPushes, JSON.stringify(record)),
                 },
             }),
             fn("blocks", "blocksFunction", blocksEnvironment({ blocksTable: names.blocksTable, limits })),
@@ -496,7 +496,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
                 {
                     // infra/account.ts: 300 s, 2 retries, then the failure queue.
                     timeoutSeconds: 300,
-                    async: { retryAttempts: 2, onFailure: (record) => void queues.get(names.failedDeletions)!.push(JSON.stringify(record)) },
+                    async: { retryAttempts: 2, onFailure: (record) => void sqs.send(names.failedDeletions, JSON.stringify(record)) },
                 },
             ),
         ];
@@ -538,7 +538,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
                 reportBatchItemFailures: true,
                 startingPosition: "TRIM_HORIZON",
                 invoke: (event) => functions.invoke(indexer, event),
-                onFailure: async (message) => void queues.get(names.failedRecords)!.push(JSON.stringify(message)),
+                onFailure: async (message) => void sqs.send(names.failedRecords, JSON.stringify(message)),
             });
             stops.push(() => mapping.stop());
             streamIdle = () => mapping.idle();
@@ -623,6 +623,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
                 s3: s3.endpoint,
                 dynamodb: dynamo.url,
                 sns: sns.endpoint,
+                sqs: sqs.url,
                 opensearch: search?.endpoint ?? "",
             },
             inbox: `${sns.endpoint}/inbox`,
@@ -653,6 +654,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
                 ...(search ? { opensearch: search.endpoint } : {}),
                 sns: sns.endpoint,
                 inbox: `${sns.endpoint}/inbox`,
+                sqs: sqs.url,
             },
             functions,
             issueCredentials(identityId, authenticated = true) {
@@ -670,7 +672,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
                 });
                 return { accessKeyId, secretAccessKey, sessionToken };
             },
-            failedMessages: (queue) => [...(queues.get({ notifications: names.failedPushes, account: names.failedDeletions, search: names.failedRecords }[queue]) ?? [])],
+            failedMessages: (queue) => sqs.messages({ notifications: names.failedPushes, account: names.failedDeletions, search: names.failedRecords }[queue]).map((m) => m.body),
             idle: async () => {
                 await functions.idle();
                 await streamIdle();
