@@ -2,9 +2,11 @@
  * `npm run bench`: for each function of the program, the bytes of its deployment archive and the cold
  * load time of its `__index.js` in a fresh Node process (median of RUNS), next to a bare `node -e 0`, and
  * its size limit (96 KiB for the two OpenSearch functions, which bundle a SigV4 signer; 64 KiB for the
- * others); then each search engine's throughput turning stream records into upload requests.
+ * others); then each search engine's throughput turning stream records into upload requests; then the local
+ * backend (`npm start`): the time from starting it to ready, and the latency of 1,000 sequential signed
+ * `POST /notes` through the local API.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -12,7 +14,9 @@ import { gzipSync } from "node:zlib";
 import type { DynamoDBRecord } from "aws-lambda";
 import { DEFAULT_MAX_BATCH_BYTES, packBatches, toOperations } from "../functions/indexer";
 import { OPENSEARCH_MAX_BULK_BYTES, OPENSEARCH_MAX_DOCUMENT_BYTES, packBulk } from "../functions/opensearch";
+import { startBackend } from "../local/backend";
 import { functionArchives, installMocks, settle, stackConfig, valueOf } from "../test/support/mocks";
+import { callApi } from "../test/support/signed-api";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const ROOT = path.resolve(__dirname, "..");
@@ -32,6 +36,12 @@ function medianMs(args: string[], env: NodeJS.ProcessEnv): number {
 }
 
 async function main(): Promise<void> {
+    // `BENCH_ONLY=local npm run bench`: only the local backend's figures.
+    if (process.env.BENCH_ONLY === "local") {
+        await localStartup();
+        await localLatency();
+        return;
+    }
     const recorder = installMocks("dev", stackConfig("dev"));
     const program: Record<string, unknown> = require("../index");
     for (const value of Object.values(program)) await valueOf(value);
@@ -67,6 +77,65 @@ async function main(): Promise<void> {
     if (overLimit) throw new Error("an archive is over its size limit");
     indexerThroughput();
     openSearchThroughput();
+    await localStartup();
+    await localLatency();
+}
+
+/** `npm start` from the command to "ready" (the API answers; the table is printed), in a fresh process each run. */
+async function localStartup(): Promise<void> {
+    const runs = Math.min(RUNS, 5);
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) {
+        const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-start-"));
+        const started = process.hrtime.bigint();
+        const child = spawn(process.execPath, ["-r", "./local/register-ts.js", "cli/start.ts", "--port", String(46000 + i * 10), "--data", dataDir, "--no-reload"], {
+            cwd: ROOT,
+            stdio: ["ignore", "pipe", "pipe"],
+        });
+        await new Promise<void>((resolve, reject) => {
+            let output = "";
+            child.stdout.on("data", (chunk: Buffer) => {
+                output += chunk.toString();
+                if (output.includes("ready in")) resolve();
+            });
+            child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+            child.once("exit", (code) => reject(new Error(`npm start exited with ${code}:\n${output}`)));
+        });
+        times.push(Number(process.hrtime.bigint() - started) / 1e6);
+        const exited = new Promise((resolve) => child.once("exit", resolve));
+        child.kill("SIGINT");
+        await exited;
+        fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+    times.sort((a, b) => a - b);
+    console.log(`npm start → ready: median ${times[Math.floor(times.length / 2)].toFixed(0)} ms of ${runs} runs (goal < 5000 ms; ${times.map((t) => t.toFixed(0)).join(", ")})`);
+}
+
+/** 1,000 sequential signed POST /notes through the local API (throttle lifted; 50 notes per identity, under writesPerMinute). */
+async function localLatency(): Promise<void> {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-local-"));
+    const backend = await startBackend({ dataDir, hotReload: false, usagePlan: { rateLimit: 100_000, burstLimit: 100_000 } });
+    try {
+        await backend.warm();
+        const config = backend.clientConfig;
+        const latencies: number[] = [];
+        let credentials = backend.issueCredentials("us-east-1:00000000-0000-4000-8000-000000000000");
+        for (let i = 0; i < 1000 + 20; i++) {
+            if (i % 50 === 0) credentials = backend.issueCredentials(`us-east-1:00000000-0000-4000-8000-${String(i).padStart(12, "0")}`);
+            const started = process.hrtime.bigint();
+            const answer = await callApi(config, credentials, "POST", "/notes", { headline: `Note ${i}`, text: WORDS.join(" ") });
+            const ms = Number(process.hrtime.bigint() - started) / 1e6;
+            if (answer.status !== 201) throw new Error(`POST /notes answered ${answer.status}: ${answer.text}`);
+            // The first 20 warm the connections and the functions' clients.
+            if (i >= 20) latencies.push(ms);
+        }
+        latencies.sort((a, b) => a - b);
+        const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+        console.log(`local API, 1,000 sequential signed POST /notes: median ${at(0.5).toFixed(2)} ms, p99 ${at(0.99).toFixed(2)} ms (goal: median < 10 ms)`);
+    } finally {
+        await backend.stop();
+        fs.rmSync(dataDir, { recursive: true, force: true });
+    }
 }
 
 const WORDS = "beach towel grocery milk eggs meeting notes travel photo summer kite festival idea plan list".split(" ");

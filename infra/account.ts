@@ -1,17 +1,11 @@
-import type { CognitoIdentityClient } from "@aws-sdk/client-cognito-identity";
-import type { CognitoIdentityProviderClient } from "@aws-sdk/client-cognito-identity-provider";
-import type { S3Client } from "@aws-sdk/client-s3";
-import type { SNSClient } from "@aws-sdk/client-sns";
-import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { Context } from "aws-lambda";
-import { accountSettingsFromEnvironment, deleteAccount, type AccountClients, type AccountDeletionEvent, type AccountDeletionSummary } from "../functions/account";
+import type { AccountDeletionEvent, AccountDeletionSummary } from "../functions/account";
 import { DEVICES_BY_ENDPOINT } from "../functions/notification-schema";
-import { limitSettingsFromEnvironment } from "../functions/rate-limit";
 import type { ApiService } from "./api";
-import { limitsEnvironment, type FairUseLimits } from "./data";
+import { fairUseLimits, type FairUseLimits } from "./data";
 import { AppFunction } from "./function";
+import { accountEnvironment, accountFunction } from "./handlers/account";
 import { UPLOADS_PREFIX } from "./media";
 import { endpointStatements } from "./notifications";
 import { ACCOUNT_ROUTES } from "./routes";
@@ -82,21 +76,15 @@ export class AccountDeletion extends pulumi.ComponentResource {
             `${name}-deletion`,
             {
                 description: "Deletes the calling Cognito identity's account and everything of it (DELETE /me)",
-                callbackFactory: () => {
-                    const clients = createAccountClients();
-                    const settings = { ...accountSettingsFromEnvironment(process.env), limits: limitSettingsFromEnvironment(process.env) };
-                    return (event: AccountDeletionEvent, context: Context) =>
-                        deleteAccount(event, clients, { ...settings, remainingMs: () => context.getRemainingTimeInMillis() });
-                },
-                environment: {
-                    NOTES_TABLE: notesTable.name,
-                    DEVICES_TABLE: devicesTable.name,
-                    BLOCKS_TABLE: blocksTable.name,
-                    UPLOADS_BUCKET: uploadsBucket.bucket,
-                    USER_POOL_ID: userPool.id,
-                    TIME_RESERVE_MS: "20000",
-                    ...limitsEnvironment(limits),
-                },
+                callbackFactory: accountFunction,
+                environment: accountEnvironment({
+                    notesTable: notesTable.name,
+                    devicesTable: devicesTable.name,
+                    blocksTable: blocksTable.name,
+                    uploadsBucket: uploadsBucket.bucket,
+                    userPoolId: userPool.id,
+                    limits: fairUseLimits(limits),
+                }),
                 statements: [
                     { Action: ["dynamodb:Query", "dynamodb:BatchWriteItem"], Resource: [notesTable.arn, blocksTable.arn] },
                     { Action: ["dynamodb:Query", "dynamodb:DeleteItem"], Resource: [devicesTable.arn] },
@@ -138,24 +126,4 @@ export class AccountDeletion extends pulumi.ComponentResource {
         this.api = { ...ACCOUNT_ROUTES, function: fn.function };
         this.registerOutputs({ function: this.function, failures: this.failures });
     }
-}
-
-/**
- * The SDK clients of the deletion, built once per cold start from the runtime's AWS SDK with its default
- * configuration. Serialized into the closure (hence `require` here, not imports).
- */
-function createAccountClients(): AccountClients {
-    const { DynamoDBClient } = require("@aws-sdk/client-dynamodb");
-    const { DynamoDBDocumentClient } = require("@aws-sdk/lib-dynamodb");
-    const { SNSClient } = require("@aws-sdk/client-sns");
-    const { S3Client } = require("@aws-sdk/client-s3");
-    const { CognitoIdentityClient } = require("@aws-sdk/client-cognito-identity");
-    const { CognitoIdentityProviderClient } = require("@aws-sdk/client-cognito-identity-provider");
-    return {
-        db: DynamoDBDocumentClient.from(new DynamoDBClient({})) as DynamoDBDocumentClient,
-        sns: new SNSClient({}) as SNSClient,
-        s3: new S3Client({}) as S3Client,
-        identity: new CognitoIdentityClient({}) as CognitoIdentityClient,
-        users: new CognitoIdentityProviderClient({}) as CognitoIdentityProviderClient,
-    };
 }

@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import * as pulumi from "@pulumi/pulumi";
+import type * as Pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
 import { ALL_UPLOAD_CONTENT_TYPES, type UploadContentType } from "../functions/uploads";
 
@@ -247,6 +247,8 @@ export const CREDENTIAL_KEYS = {
  * Throws {@link StageConfigError} naming the key and the bad value.
  */
 export function loadStageConfig(options: LoadOptions = {}): StageConfig {
+    // Loaded here, not at the top: parseStageConfig (the local backend's reader) needs no Pulumi.
+    const pulumi = require("@pulumi/pulumi") as typeof Pulumi;
     const raw: Record<string, unknown> = {};
     const secrets = new Set<string>();
     // Not in the SDK's declarations, but how the runtime tells a `--secret` value from a plain one.

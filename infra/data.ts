@@ -1,42 +1,10 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { NOTES_BY_CREATED_AT } from "../functions/notes";
-import { LIMITS_KEY, LIMITS_TTL_ATTRIBUTE } from "../functions/rate-limit";
 import { kept, type RetainedResource, type RetainsResources } from "./adopt";
+import { LIMITS_TABLE_KEYS, NOTES_STREAM_VIEW_TYPE, NOTES_TABLE_KEYS } from "./declarations";
 import { fairUseEnvironment, type FairUseEnvironment } from "./handlers/types";
 
-/** The key schema and indexes of a table, in `aws.dynamodb.Table` terms (tests build local tables from it). */
-export interface TableKeys {
-    hashKey: string;
-    rangeKey?: string;
-    attributes: { name: string; type: "S" | "N" | "B" }[];
-    localSecondaryIndexes?: { name: string; rangeKey: string; projectionType: "ALL" }[];
-    globalSecondaryIndexes?: { name: string; hashKey: string; rangeKey?: string; projectionType: "ALL" }[];
-}
-
-/** The notes table: a user's notes are one partition, ordered by creation in a local index. */
-export const NOTES_TABLE_KEYS: TableKeys = {
-    hashKey: "ownerId",
-    rangeKey: "noteId",
-    attributes: [
-        { name: "ownerId", type: "S" },
-        { name: "noteId", type: "S" },
-        { name: "createdAt", type: "S" },
-    ],
-    localSecondaryIndexes: [{ name: NOTES_BY_CREATED_AT, rangeKey: "createdAt", projectionType: "ALL" }],
-};
-
-/**
- * The limits table: short-lived per-identity state, one item per key, deleted by TTL (`expiresAt`, epoch
- * seconds): the fair-use counters of `functions/rate-limit.ts` (`<rule>#<identity>#<window start>`) and
- * the notification sender's delivery records (`delivery#<request id>`, so a retried event skips the
- * endpoints that already got it).
- */
-export const LIMITS_TABLE_KEYS: TableKeys & { ttlAttribute: string } = {
-    hashKey: LIMITS_KEY,
-    attributes: [{ name: LIMITS_KEY, type: "S" }],
-    ttlAttribute: LIMITS_TTL_ATTRIBUTE,
-};
+export { LIMITS_TABLE_KEYS, NOTES_TABLE_KEYS, type TableKeys } from "./declarations";
 
 /** The stage's fair-use limits and the table that counts them, for the functions that enforce them. */
 export interface FairUseLimits {
@@ -99,7 +67,7 @@ export class Data extends pulumi.ComponentResource implements RetainsResources {
                 ...NOTES_TABLE_KEYS,
                 serverSideEncryption: { enabled: true },
                 streamEnabled: true,
-                streamViewType: "NEW_AND_OLD_IMAGES",
+                streamViewType: NOTES_STREAM_VIEW_TYPE,
                 pointInTimeRecovery: { enabled: retain },
                 deletionProtectionEnabled: retain,
             },

@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { kept, type RetainedResource, type RetainsResources } from "./adopt";
 import type { PriceClass } from "./config";
+import { UPLOADS_PREFIX } from "./declarations";
 
 /** Arguments of {@link Media}. */
 export interface MediaArgs {
@@ -22,7 +23,7 @@ export interface MediaArgs {
 }
 
 /** Where users' uploads live: below `uploads/<identity id>/`, written only through presigned POSTs of the uploads function. */
-export const UPLOADS_PREFIX = "uploads/";
+export { UPLOADS_PREFIX };
 
 /**
  * The media tier: a private, encrypted S3 bucket that mobile clients upload to with presigned POSTs

@@ -1,36 +1,17 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
-import { DEVICES_BY_ENDPOINT, type NotificationRequestEvent } from "../functions/notification-schema";
+import type { NotificationRequestEvent } from "../functions/notification-schema";
 import type { ApiService } from "./api";
-import { fairUseLimits, type FairUseLimits, type TableKeys } from "./data";
+import { fairUseLimits, type FairUseLimits } from "./data";
+import { BLOCKS_TABLE_KEYS, DEVICES_TABLE_KEYS, type TableKeys } from "./declarations";
+
+export { BLOCKS_TABLE_KEYS, DEVICES_TABLE_KEYS } from "./declarations";
 import { kept, type RetainedResource, type RetainsResources } from "./adopt";
 import { AppFunction, type PolicyStatement } from "./function";
 import { blocksEnvironment, blocksFunction } from "./handlers/blocks";
 import { devicesFunction, pushEnvironment, senderFunction } from "./handlers/push";
 import { BLOCKS_ROUTES, DEVICES_ROUTES, NOTIFICATIONS_ROUTES } from "./routes";
-
-/** The devices table: a user's devices are one partition; a global index finds who registered an endpoint. */
-export const DEVICES_TABLE_KEYS: TableKeys = {
-    hashKey: "ownerId",
-    rangeKey: "deviceId",
-    attributes: [
-        { name: "ownerId", type: "S" },
-        { name: "deviceId", type: "S" },
-        { name: "endpointArn", type: "S" },
-    ],
-    globalSecondaryIndexes: [{ name: DEVICES_BY_ENDPOINT, hashKey: "endpointArn", projectionType: "ALL" }],
-};
-
-/** The blocks table: a recipient's blocked senders are one partition (`recipientId`, sort key `senderId`). */
-export const BLOCKS_TABLE_KEYS: TableKeys = {
-    hashKey: "recipientId",
-    rangeKey: "senderId",
-    attributes: [
-        { name: "recipientId", type: "S" },
-        { name: "senderId", type: "S" },
-    ],
-};
 
 /** Arguments of {@link Notifications}. */
 export interface NotificationsArgs {

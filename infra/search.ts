@@ -5,6 +5,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, DynamoDBBatchResponse
 import { SEARCH_INDEX_FIELDS } from "../functions/search-index";
 import type { ApiService } from "./api";
 import type { CloudSearchInstanceType, SearchEngine } from "./config";
+import { OPENSEARCH_INDEX } from "./declarations";
 import { ExistingSearchDomain } from "./existing-search-domain";
 import { AppFunction, type PolicyStatement } from "./function";
 import { cloudSearchIndexerEnvironment, cloudSearchIndexerFunction, cloudSearchSearchEnvironment, cloudSearchSearchFunction } from "./handlers/cloudsearch";
@@ -66,8 +67,7 @@ const DEFAULT_OPENSEARCH_SIZE: OpenSearchSize = {
 /** A current OpenSearch 2.x release offered by Amazon OpenSearch Service. */
 export const OPENSEARCH_ENGINE_VERSION = "OpenSearch_2.19";
 
-/** The stage's index on its own domain (one domain per stage). */
-export const OPENSEARCH_INDEX = "notes";
+export { OPENSEARCH_INDEX };
 
 /** Lambda gives a stream batch this long; uploads of up to 5 MB per call need more than an API call does. */
 const INDEXER_TIMEOUT_SECONDS = 60;

@@ -9,11 +9,22 @@
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { CreateTableCommand, DynamoDBClient, ResourceInUseException, type CreateTableCommandInput } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient, QueryCommand, type CreateTableCommandInput } from "@aws-sdk/client-dynamodb";
 import { parse as parseYaml } from "yaml";
+import { DEVICES_BY_ENDPOINT } from "../functions/notification-schema";
 import { reindexTable, type ReindexCheckpoint } from "../functions/reindex";
 import { parseStageConfig, type StageConfig } from "../infra/config";
-import { LIMITS_TABLE_KEYS, NOTES_TABLE_KEYS, type TableKeys } from "../infra/data";
+import {
+    BLOCKS_TABLE_KEYS,
+    DEVICES_TABLE_KEYS,
+    LIMITS_TABLE_KEYS,
+    NOTES_STREAM_VIEW_TYPE,
+    NOTES_TABLE_KEYS,
+    OPENSEARCH_INDEX,
+    UPLOADS_PREFIX,
+    type TableKeys,
+} from "../infra/declarations";
+import { accountEnvironment } from "../infra/handlers/account";
 import { blocksEnvironment } from "../infra/handlers/blocks";
 import { notesEnvironment } from "../infra/handlers/notes";
 import { openSearchIndexerEnvironment, openSearchSearchEnvironment } from "../infra/handlers/opensearch";
@@ -21,17 +32,16 @@ import { pushEnvironment } from "../infra/handlers/push";
 import type { FairUseEnvironment } from "../infra/handlers/types";
 import { uploadsEnvironment } from "../infra/handlers/uploads";
 import { PASSWORD_POLICY } from "../infra/identity-settings";
-import { UPLOADS_PREFIX } from "../infra/media";
-import { BLOCKS_TABLE_KEYS, DEVICES_TABLE_KEYS } from "../infra/notifications";
 import { openApiDocument } from "../infra/openapi";
 import { stageRoutes } from "../infra/routes";
-import { OPENSEARCH_INDEX } from "../infra/search";
-import { localIntegrationUri, startApi, type CallerCredentials, type LocalApi } from "./api";
+import { localIntegrationUri, startApi, type CallerCredentials, type LocalApi, type UsagePlan } from "./api";
 import { startFunctions, type FunctionRuntime, type FunctionSpec } from "./functions";
 import { start as startOpenSearch, type LocalOpenSearch } from "./opensearch";
 import { startCognito, type LocalCognito } from "./cognito";
 import { startS3, type LocalS3, type S3AccessRequest } from "./s3";
-import { startSns, type LocalSns } from "./sns";
+import { startLocalDynamoDb } from "./dynamodb";
+import { createPlatformApplicationsAndTopic, startSns, type LocalSns } from "./sns";
+import { start as startSqs } from "./sqs";
 
 /** The module of infra/handlers/ that exports each factory. */
 const FACTORY_MODULES: Record<string, string> = {
@@ -42,6 +52,7 @@ const FACTORY_MODULES: Record<string, string> = {
     blocksFunction: "blocks",
     openSearchSearchFunction: "opensearch",
     openSearchIndexerFunction: "opensearch",
+    accountFunction: "account",
 };
 
 /** The account id of every local ARN. */
@@ -62,6 +73,8 @@ export interface BackendOptions {
     asyncRetryDelaysMs?: number[];
     /** One line per event (requests, function logs). Default: nothing. */
     log?: (line: string) => void;
+    /** Replaces settings of the stage's usage plan (e.g. the bench lifts the throttle). Default: the stack file's. */
+    usagePlan?: Partial<UsagePlan>;
 }
 
 /** The services in port order: `--port N` gives the API N, Cognito N+1, and so on. */
@@ -88,15 +101,15 @@ export interface LocalClientConfig {
         s3: string;
         dynamodb: string;
         sns: string;
-        sqs?: string;
+        sqs: string;
         opensearch: string;
     };
-    /** The device inbox: `GET <inbox>?recipientId=…` lists what a recipient's devices received. */
-    inbox?: string;
+    /** The device inbox: `GET <inbox>?recipientId=…` lists what a recipient's devices (and topic subscribers) received. */
+    inbox: string;
     /** The stage's tables. */
     tables: { notes: string; devices: string; blocks: string; limits: string };
-    /** The failure queues by purpose (asynchronous pushes, search stream records). */
-    failureQueues: { notifications: string; search?: string };
+    /** The failure queues' URLs by purpose (asynchronous pushes, account deletions, search stream records). */
+    failureQueues: { notifications: string; account: string; search?: string };
     /** The OpenAPI document the API serves. */
     openApiUrl: string;
 }
@@ -110,11 +123,14 @@ export interface LocalBackend {
     /** Every service's base URL, for the startup table. */
     services: Record<string, string>;
     functions: FunctionRuntime;
-    /** Temporary credentials for an identity, as the identity pool would issue them (until the local Cognito issues them itself). */
+    /**
+     * Temporary credentials of the signed-in role for an identity, without a sign-in (the bench and tests that
+     * need many identities); apps get theirs from the local identity pool.
+     */
     issueCredentials(identityId: string, authenticated?: boolean): { accessKeyId: string; secretAccessKey: string; sessionToken: string };
     /** Messages of a failure queue by purpose (oldest first). */
-    failedMessages(queue: "notifications" | "search"): string[];
-    /** Resolves once the asynchronous invocations queued so far have run (retries included). */
+    failedMessages(queue: "notifications" | "account" | "search"): string[];
+    /** Resolves once the asynchronous invocations and the stream records so far have been handled (retries included). */
     idle(): Promise<void>;
     /** Resolves once every function is up and the search index is rebuilt from the table. */
     warm(): Promise<void>;
@@ -179,7 +195,7 @@ function loadIds(file: string, region: string, stage: string): PersistentIds {
 }
 
 /** The CreateTable input of a table declared by the program (keys, indexes, stream). */
-export function createTableInput(tableName: string, keys: TableKeys, stream?: "NEW_AND_OLD_IMAGES"): CreateTableCommandInput {
+export function createTableInput(tableName: string, keys: TableKeys, stream?: typeof NOTES_STREAM_VIEW_TYPE): CreateTableCommandInput {
     const keySchema = (hash: string, range?: string) => [
         { AttributeName: hash, KeyType: "HASH" as const },
         ...(range ? [{ AttributeName: range, KeyType: "RANGE" as const }] : []),
@@ -208,27 +224,6 @@ export function createTableInput(tableName: string, keys: TableKeys, stream?: "N
                   })),
               }
             : {}),
-    };
-}
-
-/** A local DynamoDB: dynalite on LevelDB in the data dir. */
-async function startDynamoDb(dataDir: string, port: number): Promise<{ url: string; stop(): Promise<void> }> {
-    // dynalite has no type declarations.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const dynalite = require("dynalite") as (options: Record<string, unknown>) => import("node:http").Server;
-    const server = dynalite({ path: path.join(dataDir, "dynamodb"), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-    await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(port, "127.0.0.1", () => resolve());
-    });
-    const address = server.address() as import("node:net").AddressInfo;
-    return {
-        url: `http://127.0.0.1:${address.port}`,
-        stop: () =>
-            new Promise<void>((resolve) => {
-                server.close(() => resolve());
-                (server as unknown as { closeAllConnections?(): void }).closeAllConnections?.();
-            }),
     };
 }
 
@@ -277,6 +272,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
         topic: `${prefix}-notifications`,
         failedPushes: `${prefix}-failed-pushes`,
         failedRecords: `${prefix}-failed-records`,
+        failedDeletions: `${prefix}-account-failures`,
         signedInRole: `${prefix}-signed-in`,
         guestRole: `${prefix}-guest`,
     };
@@ -334,27 +330,25 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
             !caller.sessionPolicyDeniesAll && (caller.roleArn === signedInRoleArn || (guestRoleArn !== undefined && caller.roleArn === guestRoleArn));
 
         // Data.
-        const dynamo = await startDynamoDb(dataDir, portOf("dynamodb"));
-        stops.push(dynamo.stop);
+        // DynamoDB and DynamoDB Streams (local/dynamodb.ts), persisted in the data dir.
+        const dynamo = await startLocalDynamoDb({ dataDir: path.join(dataDir, "dynamodb"), port: portOf("dynamodb"), region, accountId: LOCAL_ACCOUNT_ID, log });
+        stops.push(() => dynamo.stop());
         const db = new DynamoDBClient({ endpoint: dynamo.url, region, credentials: { accessKeyId: "local", secretAccessKey: "local" } });
         stops.push(async () => db.destroy());
         const { ttlAttribute: _ttl, ...limitsKeys } = LIMITS_TABLE_KEYS;
         for (const input of [
-            createTableInput(names.notesTable, NOTES_TABLE_KEYS, "NEW_AND_OLD_IMAGES"),
+            createTableInput(names.notesTable, NOTES_TABLE_KEYS, NOTES_STREAM_VIEW_TYPE),
             createTableInput(names.limitsTable, limitsKeys),
             createTableInput(names.devicesTable, DEVICES_TABLE_KEYS),
             createTableInput(names.blocksTable, BLOCKS_TABLE_KEYS),
         ]) {
-            try {
-                await db.send(new CreateTableCommand(input));
-            } catch (err) {
-                if (!(err instanceof ResourceInUseException)) throw err;
-            }
+            await dynamo.createTable(input);
         }
 
         // Media: the uploads bucket, its media URL, the identities' and functions' permissions.
         const uploadsFunction = `${prefix}-uploads`;
         const notesFunction = `${prefix}-notes`;
+        const accountFunction = `${prefix}-account-deletion`;
         const s3 = await startS3({
             buckets: [{ name: names.bucket, versioned: config.retainStatefulResources }],
             region,
@@ -369,6 +363,8 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
                     return (request.action === "s3:PutObject" || request.action === "s3:DeleteObject") && underUploads;
                 }
                 if (fn === notesFunction) return request.action === "s3:GetObject" && underUploads;
+                // infra/account.ts: every version under the uploads prefix, deleted version by version.
+                if (fn === accountFunction) return (request.action === "s3:ListBucketVersions" || request.action === "s3:DeleteObjectVersion") && underUploads;
                 const caller = callerCredentials(request.accessKeyId);
                 // The identity roles (infra/identity.ts): s3:GetObject on uploads/<identity id>/* only.
                 return (
@@ -396,19 +392,37 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
             throw new Error("search.engine cloudsearch is not emulated locally: use opensearch or none in the stack file");
         }
 
-        // Push: the topic and, locally without credentials, both platform applications.
-        const sns: LocalSns = await startSns();
+        // Push (local/sns.ts): the topic and, locally without credentials, both platform applications; every push
+        // a device would receive lands in the inbox, by the identity that registered the device.
+        const sns: LocalSns = await startSns({
+            port: portOf("sns"),
+            recipientOf: async (endpoint) => {
+                const { Items } = await db.send(
+                    new QueryCommand({
+                        TableName: names.devicesTable,
+                        IndexName: DEVICES_BY_ENDPOINT,
+                        KeyConditionExpression: "endpointArn = :arn",
+                        ExpressionAttributeValues: { ":arn": { S: endpoint.arn } },
+                    }),
+                );
+                return Items?.[0]?.ownerId?.S;
+            },
+            log: (line) => log(`[push] ${line}`),
+        });
         stops.push(() => sns.close());
-        const topicArn = sns.createTopic(names.topic);
-        const apnsArn = sns.createApplication(config.notifications.apns?.sandbox === false ? "APNS" : "APNS_SANDBOX", `${prefix}-apns`);
-        const fcmArn = sns.createApplication("GCM", `${prefix}-fcm`);
+        const platform = config.notifications.apns?.sandbox === false ? "APNS" : "APNS_SANDBOX";
+        const snsArn = (kind: string) => `arn:aws:sns:${region}:${LOCAL_ACCOUNT_ID}:${kind}`;
+        const apnsArn = snsArn(`app/${platform}/${prefix}-apns`);
+        const fcmArn = snsArn(`app/GCM/${prefix}-fcm`);
+        const topicArn = snsArn(names.topic);
+        createPlatformApplicationsAndTopic(sns, { APNS_APPLICATION_ARN: apnsArn, FCM_APPLICATION_ARN: fcmArn, NOTIFICATIONS_TOPIC_ARN: topicArn });
 
-        // Failure queues (in memory until the local SQS endpoint is plugged in).
-        const queues = new Map<string, string[]>([
-            [names.failedPushes, []],
-            [names.failedRecords, []],
-        ]);
-        const queueUrl = (name: string) => `https://sqs.${region}.amazonaws.com/${LOCAL_ACCOUNT_ID}/${name}`;
+        // The failure queues (local/sqs.ts, persisted in the data dir): what Lambda sends to an on-failure destination.
+        const sqs = await startSqs({ port: portOf("sqs"), dataDir: path.join(dataDir, "sqs"), region, accountId: LOCAL_ACCOUNT_ID });
+        stops.push(() => sqs.stop());
+        for (const queue of [names.failedPushes, names.failedRecords, names.failedDeletions]) sqs.createQueue(queue);
+        let streamIdle = async (): Promise<void> => undefined;
+        const queueUrl = (name: string) => sqs.queueUrl(name);
 
         // Functions: each with the environment the program sets, pointing at the local services.
         const limits: FairUseEnvironment<string> = { tableName: names.limitsTable, ...config.limits };
@@ -419,6 +433,8 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
             AWS_ENDPOINT_URL_DYNAMODB: dynamo.url,
             AWS_ENDPOINT_URL_S3: s3.endpoint,
             AWS_ENDPOINT_URL_SNS: sns.endpoint,
+            AWS_ENDPOINT_URL_COGNITO_IDENTITY: cognito.url,
+            AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER: cognito.url,
             AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(config.functions.memoryMb),
             // Local endpoints speak plain HTTP on loopback: no TLS session to keep alive.
             AWS_NODEJS_CONNECTION_REUSE_ENABLED: "1",
@@ -462,10 +478,27 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
             fn("notifications-sender", "senderFunction", push, {
                 async: {
                     retryAttempts: config.notifications.retryAttempts,
-                    onFailure: (record) => void queues.get(names.failedPushes)!.push(JSON.stringify(record)),
+                    onFailure: (record) => void sqs.send(names.failedPushes, JSON.stringify(record)),
                 },
             }),
             fn("blocks", "blocksFunction", blocksEnvironment({ blocksTable: names.blocksTable, limits })),
+            fn(
+                "account-deletion",
+                "accountFunction",
+                accountEnvironment({
+                    notesTable: names.notesTable,
+                    devicesTable: names.devicesTable,
+                    blocksTable: names.blocksTable,
+                    uploadsBucket: names.bucket,
+                    userPoolId: ids.userPoolId,
+                    limits,
+                }),
+                {
+                    // infra/account.ts: 300 s, 2 retries, then the failure queue.
+                    timeoutSeconds: 300,
+                    async: { retryAttempts: 2, onFailure: (record) => void sqs.send(names.failedDeletions, JSON.stringify(record)) },
+                },
+            ),
         ];
         if (search) {
             specs.push(
@@ -488,6 +521,28 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
             waitUntilWarm: false,
         });
         stops.push(() => functions.stop());
+
+        // The notes stream feeds the indexer with the event source mapping the program declares (infra/search.ts:
+        // bisection, partial batch responses, bounded retries and record age, the failure queue).
+        if (search) {
+            const indexer = `${prefix}-search-indexer`;
+            const mapping = dynamo.mapStream({
+                tableName: names.notesTable,
+                name: "search-indexer",
+                functionArn: functionArn(indexer),
+                batchSize: config.search.batchSize,
+                batchWindowSeconds: config.search.batchWindowSeconds,
+                maxRetryAttempts: config.search.maxRetryAttempts,
+                maxRecordAgeSeconds: config.search.maxRecordAgeSeconds,
+                bisectBatchOnFunctionError: true,
+                reportBatchItemFailures: true,
+                startingPosition: "TRIM_HORIZON",
+                invoke: (event) => functions.invoke(indexer, event),
+                onFailure: async (message) => void sqs.send(names.failedRecords, JSON.stringify(message)),
+            });
+            stops.push(() => mapping.stop());
+            streamIdle = () => mapping.idle();
+        }
 
         // Search starts from what the table holds, through the indexer itself (functions/reindex.ts), in the background.
         let searchRebuilt: Promise<void> = Promise.resolve();
@@ -518,6 +573,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
                     devices: `${prefix}-devices`,
                     notifications: `${prefix}-notifications-sender`,
                     blocks: `${prefix}-blocks`,
+                    account: `${prefix}-account-deletion`,
                 }[routes.name];
                 const answersItself = routes.routes.every((r) => r.fixedResponse);
                 return { routes, integrationUri: answersItself || !functionName ? undefined : localIntegrationUri(region, LOCAL_ACCOUNT_ID, functionName) };
@@ -537,6 +593,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
                 burstLimit: config.api.throttleBurstLimit,
                 quotaLimit: config.api.quotaLimit,
                 quotaPeriod: config.api.quotaPeriod,
+                ...options.usagePlan,
             },
             credentials: callerCredentials,
             // Both identity roles allow execute-api:Invoke on every method of the stage (infra/identity.ts).
@@ -566,10 +623,16 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
                 s3: s3.endpoint,
                 dynamodb: dynamo.url,
                 sns: sns.endpoint,
+                sqs: sqs.url,
                 opensearch: search?.endpoint ?? "",
             },
+            inbox: `${sns.endpoint}/inbox`,
             tables: { notes: names.notesTable, devices: names.devicesTable, blocks: names.blocksTable, limits: names.limitsTable },
-            failureQueues: { notifications: queueUrl(names.failedPushes), ...(search ? { search: queueUrl(names.failedRecords) } : {}) },
+            failureQueues: {
+                notifications: queueUrl(names.failedPushes),
+                account: queueUrl(names.failedDeletions),
+                ...(search ? { search: queueUrl(names.failedRecords) } : {}),
+            },
             openApiUrl: api.documentUrl,
         };
         const clientConfigPath = path.join(dataDir, "client-config.json");
@@ -590,6 +653,8 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
                 dynamodb: dynamo.url,
                 ...(search ? { opensearch: search.endpoint } : {}),
                 sns: sns.endpoint,
+                inbox: `${sns.endpoint}/inbox`,
+                sqs: sqs.url,
             },
             functions,
             issueCredentials(identityId, authenticated = true) {
@@ -607,8 +672,11 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
                 });
                 return { accessKeyId, secretAccessKey, sessionToken };
             },
-            failedMessages: (queue) => [...(queues.get(queue === "notifications" ? names.failedPushes : names.failedRecords) ?? [])],
-            idle: () => functions.idle(),
+            failedMessages: (queue) => sqs.messages({ notifications: names.failedPushes, account: names.failedDeletions, search: names.failedRecords }[queue]).map((m) => m.body),
+            idle: async () => {
+                await functions.idle();
+                await streamIdle();
+            },
             warm: async () => {
                 await functions.warm();
                 await searchRebuilt;

@@ -7,8 +7,10 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { DynamoDBClient, QueryCommand } from "@aws-sdk/client-dynamodb";
 import { fromCognitoIdentityPool } from "@aws-sdk/credential-providers";
 import { AuthenticationDetails, CognitoUser, CognitoUserPool, type CognitoUserSession } from "amazon-cognito-identity-js";
+import { mediaUrl } from "../functions/media";
 import { startBackend, type LocalBackend, type LocalClientConfig } from "../local/backend";
 import { startFunctions } from "../local/functions";
 import { callApi, type Credentials } from "./support/signed-api";
@@ -43,6 +45,7 @@ describe("the local backend", () => {
     let first: LocalClientConfig;
     let credentials: Credentials & { identityId: string };
     let noteId = "";
+    let photoKey = "";
 
     beforeAll(async () => {
         backend = await startBackend({ dataDir, hotReload: false });
@@ -83,6 +86,33 @@ describe("the local backend", () => {
         expect(credentials.identityId).toMatch(/^us-east-1:/);
     });
 
+    it("indexes the note through the notes stream and the indexer: GET /search finds it", async () => {
+        await backend!.idle();
+        const found = await callApi(first, credentials, "GET", "/search?q=Local");
+        expect(found.status).toBe(200);
+        expect(found.json).toMatchObject({ success: true, found: 1, notes: [expect.objectContaining({ noteId })] });
+    });
+
+    it("takes a photo through POST /uploads and the presigned POST, serves it at the media URL, and a note can use it", async () => {
+        const photo = Buffer.from("\xff\xd8\xff\xe0 a tiny jpeg", "latin1");
+        const created = await callApi(first, credentials, "POST", "/uploads", { contentType: "image/jpeg", contentLength: photo.length });
+        expect(created.status).toBe(201);
+        const upload = (created.json as { upload: { key: string; url: string; fields: Record<string, string>; mediaUrl: string } }).upload;
+        expect(upload.key.startsWith(`uploads/${credentials.identityId}/`)).toBe(true);
+        photoKey = upload.key;
+        const form = new FormData();
+        for (const [name, value] of Object.entries(upload.fields)) form.append(name, value);
+        form.append("file", new Blob([photo], { type: "image/jpeg" }));
+        const posted = await fetch(upload.url, { method: "POST", body: form });
+        expect(posted.status).toBe(204);
+        const media = await fetch(upload.mediaUrl);
+        expect(media.status).toBe(200);
+        expect(Buffer.from(await media.arrayBuffer())).toEqual(photo);
+        const note = await callApi(first, credentials, "POST", "/notes", { headline: "With a photo", mediaKey: upload.key });
+        expect(note.status).toBe(201);
+        expect(note.json).toMatchObject({ note: { mediaKey: upload.key, mediaUrl: upload.mediaUrl } });
+    });
+
     it("refuses an unsigned request as API Gateway does", async () => {
         const answer = await callApi(first, undefined, "GET", "/notes");
         expect(answer.status).toBe(403);
@@ -101,6 +131,30 @@ describe("the local backend", () => {
         const read = await callApi(backend.clientConfig, again, "GET", `/notes/${noteId}`);
         expect(read.status).toBe(200);
         expect(read.json).toMatchObject({ note: { noteId, headline: "Local" } });
+        const photo = await fetch(mediaUrl(backend.clientConfig.mediaBaseUrl, photoKey));
+        expect(photo.status).toBe(200);
+        credentials = again;
+    });
+
+    it("DELETE /me answers 202, then the account deletion removes the user, the notes and the uploads", async () => {
+        const config = backend!.clientConfig;
+        const deleted = await callApi(config, credentials, "DELETE", "/me");
+        expect(deleted.status).toBe(202);
+        await backend!.idle();
+        const db = new DynamoDBClient({ endpoint: config.endpoints.dynamodb, region: config.region, credentials: { accessKeyId: "local", secretAccessKey: "local" } });
+        try {
+            const { Items } = await db.send(
+                new QueryCommand({ TableName: config.tables.notes, KeyConditionExpression: "ownerId = :id", ExpressionAttributeValues: { ":id": { S: credentials.identityId } } }),
+            );
+            expect(Items).toEqual([]);
+        } finally {
+            db.destroy();
+        }
+        // Gone: the media URL answers as CloudFront before a private bucket does for a missing key (S3's 403, the
+        // distribution's reader may not list the bucket).
+        expect((await fetch(mediaUrl(config.mediaBaseUrl, photoKey))).status).toBe(403);
+        await expect(signIn(config, false)).rejects.toMatchObject({ code: "NotAuthorizedException" });
+        expect(backend!.failedMessages("account")).toEqual([]);
     });
 });
 
