@@ -22,7 +22,8 @@ import { createOpenSearchClient } from "../functions/opensearch-client";
 import { reindexTable, type ReindexCheckpoint } from "../functions/reindex";
 import type { SearchSummary } from "../infra/search";
 
-class UsageError extends Error {}
+/** Bad usage or configuration (exit status 2). */
+export class UsageError extends Error {}
 
 interface Arguments {
     stack?: string;
@@ -77,14 +78,18 @@ export function parseArguments(argv: string[]): Arguments {
 }
 
 /** The stack outputs the reindex needs. */
-interface StageOutputs {
+export interface StageOutputs {
     region: string;
     notesTable: string;
     mediaBaseUrl: string;
     searchEngine: SearchSummary;
 }
 
-function readOutputs(args: Arguments): StageOutputs {
+/**
+ * The stage's stack outputs as JSON: `--outputs FILE`, or else `pulumi stack output --json --show-secrets
+ * --stack <stage>` (also used by cli/replay.ts).
+ */
+export function readStackOutputs(args: { stack?: string; outputs?: string }): Record<string, unknown> {
     let text: string;
     if (args.outputs !== undefined) {
         text = fs.readFileSync(args.outputs, "utf8");
@@ -98,15 +103,22 @@ function readOutputs(args: Arguments): StageOutputs {
             throw new UsageError(`could not read the outputs of stack ${args.stack} with the Pulumi CLI (${(err as Error).message}); save them with \`pulumi stack output --json --show-secrets\` and pass --outputs FILE`);
         }
     }
-    const outputs = JSON.parse(text) as Partial<StageOutputs>;
+    const parsed: unknown = JSON.parse(text);
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new UsageError("the stack outputs are not a JSON object");
+    return parsed as Record<string, unknown>;
+}
+
+/** The outputs the reindex needs, checked. */
+export function readOutputs(args: { stack?: string; outputs?: string }): StageOutputs {
+    const outputs = readStackOutputs(args) as Partial<StageOutputs>;
     for (const key of ["region", "notesTable", "mediaBaseUrl", "searchEngine"] as const) {
         if (outputs[key] === undefined) throw new UsageError(`the stack outputs have no ${key}: deploy the current program first`);
     }
     return outputs as StageOutputs;
 }
 
-/** The engine's stream handler, with clients for the stage. */
-function engineIndexer(outputs: StageOutputs): (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse> {
+/** The engine's stream handler, with clients for the stage (also used by cli/replay.ts). */
+export function engineIndexer(outputs: StageOutputs): (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse> {
     const engine = outputs.searchEngine;
     const log = (message: string, details: Record<string, unknown>) => console.error(JSON.stringify({ message, ...details }));
     if (engine.engine === "opensearch" && engine.endpoint && engine.index) {
