@@ -301,8 +301,17 @@ export function operatorClients(region: string): Required<TargetClients> {
     };
 }
 
-/** A target for a deployed stage. */
-export function deployedTarget(outputs: JourneyOutputs, clients: Required<TargetClients>, description: string, suffix: string): JourneyTarget {
+/**
+ * A target for a deployed stage. `suffix` names the temporary queue; `endpoints` (tests only) sends the app's
+ * identity clients elsewhere.
+ */
+export function deployedTarget(
+    outputs: JourneyOutputs,
+    clients: Required<TargetClients>,
+    description: string,
+    suffix: string,
+    endpoints: AppEndpoints = {},
+): JourneyTarget {
     const app = outputs.clientConfig;
     const tables = { notes: outputs.notesTable, devices: outputs.devicesTable, blocks: outputs.blocksTable };
     const checks = accountChecks(app, tables, clients, async (identityId) => {
@@ -312,7 +321,7 @@ export function deployedTarget(outputs: JourneyOutputs, clients: Required<Target
     return {
         description,
         app,
-        endpoints: {},
+        endpoints,
         async createUser(email, password, created) {
             const { User } = await clients.cognitoIdentityProvider.send(
                 new AdminCreateUserCommand({
