@@ -315,7 +315,7 @@ export async function runJourney(target: JourneyTarget, options: JourneyOptions 
                     refusals.push(String((answer.json?.error as { message?: string } | undefined)?.message ?? "409"));
                     continue;
                 }
-                const deviceId = (expect(answer, [200, 201], "POST /devices").device as { deviceId: string }).deviceId;
+                const deviceId = expect(answer, 201, "POST /devices").deviceId as string;
                 ledger.deletes.push({ label: `bob's device ${deviceId}`, owner: bob, resource: `/devices/${deviceId}` });
                 const listed = expect(await api(bob, "GET", "/devices"), 200, "GET /devices").devices as { deviceId: string }[];
                 if (!listed.some((d) => d.deviceId === deviceId)) throw new Error(`GET /devices does not list ${deviceId}`);
