@@ -76,8 +76,27 @@ export function signUp(app: AppConfig, endpoints: AppEndpoints, email: string, p
     });
 }
 
-/** Sign-in with SRP (`USER_SRP_AUTH`, the library's default flow); resolves with the ID token. */
-export function signIn(app: AppConfig, endpoints: AppEndpoints, email: string, password: string): Promise<{ idToken: string; session: CognitoUserSession }> {
+/**
+ * Sign-in with SRP (`USER_SRP_AUTH`, the library's default flow); resolves with the ID token. A sign-in that fails
+ * with the library's `NetworkError` is started over once, as an app would: the library computes SRP's large
+ * powers synchronously, and a process busy with them for seconds can send its next request on a kept-alive
+ * connection that the server has closed meanwhile (a reset, nothing reached the pool).
+ */
+export async function signIn(
+    app: AppConfig,
+    endpoints: AppEndpoints,
+    email: string,
+    password: string,
+): Promise<{ idToken: string; session: CognitoUserSession; retried: boolean }> {
+    try {
+        return { ...(await signInOnce(app, endpoints, email, password)), retried: false };
+    } catch (err) {
+        if (!(err instanceof Error) || !err.message.startsWith("NetworkError")) throw err;
+        return { ...(await signInOnce(app, endpoints, email, password)), retried: true };
+    }
+}
+
+function signInOnce(app: AppConfig, endpoints: AppEndpoints, email: string, password: string): Promise<{ idToken: string; session: CognitoUserSession }> {
     const user = new CognitoUser({ Username: email, Pool: userPool(app, endpoints) });
     return new Promise((resolve, reject) => {
         user.authenticateUser(new AuthenticationDetails({ Username: email, Password: password }), {

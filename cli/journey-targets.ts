@@ -238,12 +238,15 @@ export function localTarget(config: LocalClientConfigFile, description = "local 
         },
         async watch(recipientId) {
             const url = `${inbox}${inbox.includes("?") ? "&" : "?"}recipientId=${encodeURIComponent(recipientId)}`;
+            // Everything seen is kept: the inbox may forget a device's pushes once the device is deleted.
+            const seen = new Set<string>();
             return {
                 description: "the device inbox",
                 async received() {
                     const response = await fetch(url);
                     if (response.status !== 200) throw new Error(`the inbox answered ${response.status}`);
-                    return inboxMessages(await response.json());
+                    for (const message of inboxMessages(await response.json())) seen.add(message);
+                    return [...seen];
                 },
                 stop: async () => undefined,
             };

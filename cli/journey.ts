@@ -210,7 +210,9 @@ export async function runJourney(target: JourneyTarget, options: JourneyOptions 
         }
         for (const who of [alice, bob]) {
             await step(`${who.label} signs in (SRP)`, async () => {
-                who.idToken = (await signIn(app, target.endpoints, who.email, who.password)).idToken;
+                const signedIn = await signIn(app, target.endpoints, who.email, who.password);
+                who.idToken = signedIn.idToken;
+                return signedIn.retried ? "started over once after a network error" : undefined;
             });
         }
         for (const who of [alice, bob]) {
