@@ -5,15 +5,16 @@
  * The whole journey runs against a local backend in test/journey.test.ts.
  */
 import * as http from "node:http";
-import { CognitoIdentityClient, DeleteIdentitiesCommand } from "@aws-sdk/client-cognito-identity";
+import { CognitoIdentityClient, DeleteIdentitiesCommand, DescribeIdentityCommand } from "@aws-sdk/client-cognito-identity";
 import {
     AdminCreateUserCommand,
     AdminDeleteUserCommand,
+    AdminGetUserCommand,
     AdminSetUserPasswordCommand,
     CognitoIdentityProviderClient,
 } from "@aws-sdk/client-cognito-identity-provider";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { S3Client } from "@aws-sdk/client-s3";
+import { DynamoDBClient, QueryCommand } from "@aws-sdk/client-dynamodb";
+import { ListObjectVersionsCommand, S3Client } from "@aws-sdk/client-s3";
 import { SNSClient, SubscribeCommand, UnsubscribeCommand } from "@aws-sdk/client-sns";
 import {
     CreateQueueCommand,
@@ -142,6 +143,27 @@ describe("the deployed target", () => {
         expect(mocks.idp.commandCalls(AdminDeleteUserCommand).map((c) => c.args[0].input.Username)).toEqual(["sub-1", "sub-2"]);
         // A user already gone counts as removed.
         expect(result.cleanup.every((s) => s.status === "passed")).toBe(true);
+    });
+
+    it("looks for what is left of an account in the stage's tables, bucket and pools", async () => {
+        const { clients, mocks } = mockedClients();
+        mocks.dynamodb.on(QueryCommand, { TableName: "notes" }).resolves({ Count: 2 });
+        mocks.dynamodb.on(QueryCommand, { TableName: "devices" }).resolves({ Count: 0 });
+        mocks.dynamodb.on(QueryCommand, { TableName: "blocks" }).resolves({ Count: 1 });
+        mocks.s3.on(ListObjectVersionsCommand).resolves({ Versions: [{ Key: "k", VersionId: "1" }], DeleteMarkers: [{ Key: "k", VersionId: "2" }], IsTruncated: false });
+        mocks.identity.on(DescribeIdentityCommand).resolves({ IdentityId: BOB });
+        mocks.idp.on(AdminGetUserCommand).rejects(Object.assign(new Error("User does not exist."), { name: "UserNotFoundException" }));
+        const target = deployedTarget(outputs, clients, "stage test", "t6");
+
+        expect(await target.remains(BOB, "sub-b", [])).toEqual(["2 notes", "1 blocks", "2 upload versions", "the identity"]);
+        expect(mocks.dynamodb.commandCalls(QueryCommand).map((c) => [c.args[0].input.TableName, c.args[0].input.ExpressionAttributeNames, c.args[0].input.ExpressionAttributeValues])).toEqual([
+            ["notes", { "#k": "ownerId" }, { ":k": { S: BOB } }],
+            ["devices", { "#k": "ownerId" }, { ":k": { S: BOB } }],
+            ["blocks", { "#k": "recipientId" }, { ":k": { S: BOB } }],
+        ]);
+        expect(mocks.dynamodb.commandCalls(QueryCommand).every((c) => c.args[0].input.ConsistentRead === true)).toBe(true);
+        expect(mocks.s3.commandCalls(ListObjectVersionsCommand)[0].args[0].input).toMatchObject({ Bucket: "uploads", Prefix: `uploads/${BOB}/` });
+        expect(mocks.idp.commandCalls(AdminGetUserCommand)[0].args[0].input).toEqual({ UserPoolId: "us-east-1_AbCdEf", Username: "sub-b" });
     });
 
     it("reports an identity that DeleteIdentities could not delete", async () => {
