@@ -392,7 +392,7 @@ export async function runJourney(target: JourneyTarget, options: JourneyOptions 
         await step("the blocked notification never arrived", async () => {
             const messages = await received();
             if (has(messages, marks.blocked)) throw new Error("alice's blocked notification arrived late");
-            return `${messages.length} notifications received, none from the blocked sender`;
+            return `${messages.length} messages received, none from the blocked sender`;
         });
     } catch {
         // The failed step is recorded and printed; the cleanup below runs in every case.
