@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { kept, type RetainedResource, type RetainsResources } from "./adopt";
+import { APP_CLIENT, PASSWORD_POLICY } from "./identity-settings";
 import { UPLOADS_PREFIX } from "./media";
 
 /** Arguments of {@link Identity}. */
@@ -114,14 +115,7 @@ export class Identity extends pulumi.ComponentResource implements RetainsResourc
                 usernameAttributes: ["email"],
                 autoVerifiedAttributes: ["email"],
                 usernameConfiguration: { caseSensitive: false },
-                passwordPolicy: {
-                    minimumLength: 10,
-                    requireLowercase: true,
-                    requireUppercase: true,
-                    requireNumbers: true,
-                    requireSymbols: false,
-                    temporaryPasswordValidityDays: 3,
-                },
+                passwordPolicy: { ...PASSWORD_POLICY },
                 accountRecoverySetting: { recoveryMechanisms: [{ name: "verified_email", priority: 1 }] },
                 mfaConfiguration: "OPTIONAL",
                 softwareTokenMfaConfiguration: { enabled: true },
@@ -147,12 +141,12 @@ export class Identity extends pulumi.ComponentResource implements RetainsResourc
                 userPoolId: this.userPool.id,
                 // A mobile app cannot keep a secret.
                 generateSecret: false,
-                explicitAuthFlows: ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+                explicitAuthFlows: [...APP_CLIENT.explicitAuthFlows],
                 preventUserExistenceErrors: "ENABLED",
                 enableTokenRevocation: true,
-                accessTokenValidity: 60,
-                idTokenValidity: 60,
-                refreshTokenValidity: 30,
+                accessTokenValidity: APP_CLIENT.accessTokenValidityMinutes,
+                idTokenValidity: APP_CLIENT.idTokenValidityMinutes,
+                refreshTokenValidity: APP_CLIENT.refreshTokenValidityDays,
                 tokenValidityUnits: { accessToken: "minutes", idToken: "minutes", refreshToken: "days" },
             },
             { parent: this, retainOnDelete: retain },
