@@ -91,7 +91,8 @@ export async function signIn(
     try {
         return { ...(await signInOnce(app, endpoints, email, password)), retried: false };
     } catch (err) {
-        if (!(err instanceof Error) || !err.message.startsWith("NetworkError")) throw err;
+        // The library's `NetworkError`, or fetch's own TypeError where the library does not recognise it (another realm).
+        if (!(err instanceof Error) || !/^NetworkError|fetch failed/.test(err.message)) throw err;
         return { ...(await signInOnce(app, endpoints, email, password)), retried: true };
     }
 }
