@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { NOTES_BY_CREATED_AT } from "../functions/notes";
 import { LIMITS_KEY, LIMITS_TTL_ATTRIBUTE } from "../functions/rate-limit";
 import { kept, type RetainedResource, type RetainsResources } from "./adopt";
+import { fairUseEnvironment, type FairUseEnvironment } from "./handlers/types";
 
 /** The key schema and indexes of a table, in `aws.dynamodb.Table` terms (tests build local tables from it). */
 export interface TableKeys {
@@ -51,11 +52,16 @@ export interface FairUseLimits {
 
 /** The environment variables `limitSettingsFromEnvironment` (functions/rate-limit.ts) reads. */
 export function limitsEnvironment(limits: FairUseLimits): Record<string, pulumi.Input<string>> {
+    return fairUseEnvironment(fairUseLimits(limits));
+}
+
+/** The limits in the Pulumi-free terms of infra/handlers/: the table by its name. */
+export function fairUseLimits(limits: FairUseLimits): FairUseEnvironment<pulumi.Input<string>> {
     return {
-        LIMITS_TABLE: limits.table.name,
-        WRITES_PER_MINUTE: String(limits.writesPerMinute),
-        NOTIFICATIONS_SENT_PER_HOUR: String(limits.notificationsSentPerHour),
-        NOTIFICATIONS_RECEIVED_PER_HOUR: String(limits.notificationsReceivedPerHour),
+        tableName: limits.table.name,
+        writesPerMinute: limits.writesPerMinute,
+        notificationsSentPerHour: limits.notificationsSentPerHour,
+        notificationsReceivedPerHour: limits.notificationsReceivedPerHour,
     };
 }
 

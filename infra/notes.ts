@@ -1,10 +1,9 @@
 import type * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
-import { handleNotesRequest } from "../functions/notes";
-import { limitSettingsFromEnvironment } from "../functions/rate-limit";
 import type { ApiService } from "./api";
-import { limitsEnvironment, type FairUseLimits } from "./data";
+import { fairUseLimits, type FairUseLimits } from "./data";
+import { notesEnvironment, notesFunction } from "./handlers/notes";
 import { AppFunction } from "./function";
 import { UPLOADS_PREFIX } from "./media";
 import { NOTES_ROUTES } from "./routes";
@@ -46,21 +45,13 @@ export class NotesService extends pulumi.ComponentResource {
             `${name}-function`,
             {
                 description: "Stores and retrieves the notes of the calling Cognito identity",
-                callbackFactory: () => {
-                    // Built once per cold start from the runtime's AWS SDK, configured by the environment.
-                    const { DynamoDBClient } = require("@aws-sdk/client-dynamodb");
-                    const { DynamoDBDocumentClient } = require("@aws-sdk/lib-dynamodb");
-                    const { S3Client } = require("@aws-sdk/client-s3");
-                    const db = DynamoDBDocumentClient.from(new DynamoDBClient({}));
-                    const settings = {
-                        tableName: process.env.NOTES_TABLE ?? "",
-                        mediaBaseUrl: process.env.MEDIA_BASE_URL ?? "",
-                        limits: limitSettingsFromEnvironment(process.env),
-                    };
-                    const uploads = { s3: new S3Client({}), bucketName: process.env.UPLOADS_BUCKET ?? "" };
-                    return (event: APIGatewayProxyEvent) => handleNotesRequest(event, db, settings, uploads);
-                },
-                environment: { NOTES_TABLE: args.table.name, MEDIA_BASE_URL: args.mediaBaseUrl, UPLOADS_BUCKET: args.uploadsBucket.bucket, ...limitsEnvironment(args.limits) },
+                callbackFactory: notesFunction,
+                environment: notesEnvironment({
+                    tableName: args.table.name,
+                    mediaBaseUrl: args.mediaBaseUrl,
+                    uploadsBucket: args.uploadsBucket.bucket,
+                    limits: fairUseLimits(args.limits),
+                }),
                 statements: [
                     {
                         Action: [

@@ -1,22 +1,13 @@
-import type { SNSClient } from "@aws-sdk/client-sns";
-import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
-import { handleBlocksRequest } from "../functions/blocks";
-import { handleDevicesRequest } from "../functions/devices";
-import {
-    DEFAULT_MAX_DEVICES_PER_IDENTITY,
-    DEVICES_BY_ENDPOINT,
-    pushSettingsFromEnvironment,
-    type NotificationRequestEvent,
-} from "../functions/notification-schema";
-import { sendNotification } from "../functions/notifications";
-import { limitSettingsFromEnvironment } from "../functions/rate-limit";
+import { DEVICES_BY_ENDPOINT, type NotificationRequestEvent } from "../functions/notification-schema";
 import type { ApiService } from "./api";
-import { limitsEnvironment, type FairUseLimits, type TableKeys } from "./data";
+import { fairUseLimits, type FairUseLimits, type TableKeys } from "./data";
 import { kept, type RetainedResource, type RetainsResources } from "./adopt";
 import { AppFunction, type PolicyStatement } from "./function";
+import { blocksEnvironment, blocksFunction } from "./handlers/blocks";
+import { devicesFunction, pushEnvironment, senderFunction } from "./handlers/push";
 import { BLOCKS_ROUTES, DEVICES_ROUTES, NOTIFICATIONS_ROUTES } from "./routes";
 
 /** The devices table: a user's devices are one partition; a global index finds who registered an endpoint. */
@@ -127,15 +118,15 @@ export class Notifications extends pulumi.ComponentResource implements RetainsRe
         const apns = args.apns ? this.createApnsApplication(name, args.apns) : undefined;
         const fcm = args.fcm ? this.createFcmApplication(name, args.fcm) : undefined;
         const applications = [apns, fcm].filter((a): a is aws.sns.PlatformApplication => a !== undefined);
-        const environment = {
-            DEVICES_TABLE: devices.name,
-            BLOCKS_TABLE: blocks.name,
-            MAX_DEVICES_PER_IDENTITY: String(args.maxDevicesPerIdentity ?? DEFAULT_MAX_DEVICES_PER_IDENTITY),
-            ...limitsEnvironment(args.limits),
-            NOTIFICATIONS_TOPIC_ARN: this.topic.arn,
-            ...(apns ? { APNS_APPLICATION_ARN: apns.arn, APNS_SANDBOX: String(args.apns?.sandbox ?? false) } : {}),
-            ...(fcm ? { FCM_APPLICATION_ARN: fcm.arn } : {}),
-        };
+        const environment = pushEnvironment({
+            devicesTable: devices.name,
+            blocksTable: blocks.name,
+            maxDevicesPerIdentity: args.maxDevicesPerIdentity,
+            limits: fairUseLimits(args.limits),
+            topicArn: this.topic.arn,
+            apns: apns && { applicationArn: apns.arn, sandbox: args.apns?.sandbox ?? false },
+            fcm: fcm && { applicationArn: fcm.arn },
+        });
         this.failedPushes = new aws.sqs.Queue(
             `${name}-failed-pushes`,
             { messageRetentionSeconds: FAILED_PUSH_RETENTION_SECONDS, sqsManagedSseEnabled: true },
@@ -207,11 +198,7 @@ export class Notifications extends pulumi.ComponentResource implements RetainsRe
             `${name}-devices`,
             {
                 description: "Registers the calling Cognito identity's devices for push notifications",
-                callbackFactory: () => {
-                    const clients = createPushClients();
-                    const settings = { ...pushSettingsFromEnvironment(process.env), limits: limitSettingsFromEnvironment(process.env) };
-                    return (event: APIGatewayProxyEvent) => handleDevicesRequest(event, clients, settings);
-                },
+                callbackFactory: devicesFunction,
                 environment,
                 statements: [
                     {
@@ -244,14 +231,8 @@ export class Notifications extends pulumi.ComponentResource implements RetainsRe
             `${name}-blocks`,
             {
                 description: "Blocks and unblocks senders of notifications to the calling Cognito identity",
-                callbackFactory: () => {
-                    const { DynamoDBClient } = require("@aws-sdk/client-dynamodb");
-                    const { DynamoDBDocumentClient } = require("@aws-sdk/lib-dynamodb");
-                    const db = DynamoDBDocumentClient.from(new DynamoDBClient({}));
-                    const settings = { blocksTable: process.env.BLOCKS_TABLE ?? "", limits: limitSettingsFromEnvironment(process.env) };
-                    return (event: APIGatewayProxyEvent) => handleBlocksRequest(event, db, settings);
-                },
-                environment: { BLOCKS_TABLE: blocks.name, ...limitsEnvironment(args.limits) },
+                callbackFactory: blocksFunction,
+                environment: blocksEnvironment({ blocksTable: blocks.name, limits: fairUseLimits(args.limits) }),
                 statements: [
                     { Action: ["dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"], Resource: [blocks.arn] },
                     { Action: ["dynamodb:UpdateItem"], Resource: [args.limits.table.arn] },
@@ -278,11 +259,7 @@ export class Notifications extends pulumi.ComponentResource implements RetainsRe
             `${name}-sender`,
             {
                 description: "Delivers a user's push notification to the recipient's devices and the stage topic",
-                callbackFactory: () => {
-                    const clients = createPushClients();
-                    const settings = { ...pushSettingsFromEnvironment(process.env), limits: limitSettingsFromEnvironment(process.env) };
-                    return (event: NotificationRequestEvent) => sendNotification(event, clients, settings);
-                },
+                callbackFactory: senderFunction,
                 environment,
                 statements: [
                     { Action: ["dynamodb:Query", "dynamodb:DeleteItem"], Resource: [devices.arn] },
@@ -313,17 +290,6 @@ export class Notifications extends pulumi.ComponentResource implements RetainsRe
         );
         return sender;
     }
-}
-
-/**
- * The SDK clients both push functions use, built once per cold start from the runtime's AWS SDK with its
- * default configuration. Serialized into each function's closure (hence `require` here, not imports).
- */
-function createPushClients(): { db: DynamoDBDocumentClient; sns: SNSClient } {
-    const { DynamoDBClient } = require("@aws-sdk/client-dynamodb");
-    const { DynamoDBDocumentClient } = require("@aws-sdk/lib-dynamodb");
-    const { SNSClient } = require("@aws-sdk/client-sns");
-    return { db: DynamoDBDocumentClient.from(new DynamoDBClient({})), sns: new SNSClient({}) };
 }
 
 /**

@@ -2,16 +2,13 @@ import { createHash } from "node:crypto";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, DynamoDBBatchResponse, DynamoDBStreamEvent } from "aws-lambda";
-import { indexStreamRecords } from "../functions/indexer";
-import { createOpenSearchIndexer } from "../functions/opensearch";
-import { createOpenSearchClient } from "../functions/opensearch-client";
-import { handleOpenSearchRequest } from "../functions/opensearch-search";
-import { handleSearchRequest } from "../functions/search";
 import { SEARCH_INDEX_FIELDS } from "../functions/search-index";
 import type { ApiService } from "./api";
 import type { CloudSearchInstanceType, SearchEngine } from "./config";
 import { ExistingSearchDomain } from "./existing-search-domain";
 import { AppFunction, type PolicyStatement } from "./function";
+import { cloudSearchIndexerEnvironment, cloudSearchIndexerFunction, cloudSearchSearchEnvironment, cloudSearchSearchFunction } from "./handlers/cloudsearch";
+import { openSearchIndexerEnvironment, openSearchIndexerFunction, openSearchSearchEnvironment, openSearchSearchFunction } from "./handlers/opensearch";
 import { searchRoutes } from "./routes";
 
 /** Arguments of {@link Search}. */
@@ -261,20 +258,8 @@ export class Search extends pulumi.ComponentResource {
             `${name}-indexer`,
             {
                 description: "Turns changes of the notes table into OpenSearch _bulk requests",
-                callbackFactory: () => {
-                    const client = createOpenSearchClient({ endpoint: process.env.OPENSEARCH_ENDPOINT ?? "", region: process.env.AWS_REGION ?? "" });
-                    return createOpenSearchIndexer(client, {
-                        mediaBaseUrl: process.env.MEDIA_BASE_URL ?? "",
-                        index: process.env.OPENSEARCH_INDEX ?? "",
-                        replicas: Number(process.env.OPENSEARCH_REPLICAS ?? "0"),
-                    });
-                },
-                environment: {
-                    OPENSEARCH_ENDPOINT: endpoint,
-                    OPENSEARCH_INDEX: OPENSEARCH_INDEX,
-                    OPENSEARCH_REPLICAS: String(replicas),
-                    MEDIA_BASE_URL: args.mediaBaseUrl,
-                },
+                callbackFactory: openSearchIndexerFunction,
+                environment: openSearchIndexerEnvironment({ endpoint, index: OPENSEARCH_INDEX, replicas, mediaBaseUrl: args.mediaBaseUrl }),
                 statements: [
                     streamReadStatement(args.table),
                     // PUT creates the index (once), POST sends _bulk.
@@ -295,12 +280,8 @@ export class Search extends pulumi.ComponentResource {
             `${name}-function`,
             {
                 description: "Searches the notes of the calling Cognito identity",
-                callbackFactory: () => {
-                    const client = createOpenSearchClient({ endpoint: process.env.OPENSEARCH_ENDPOINT ?? "", region: process.env.AWS_REGION ?? "" });
-                    const settings = { index: process.env.OPENSEARCH_INDEX ?? "" };
-                    return (event: APIGatewayProxyEvent) => handleOpenSearchRequest(event, client, settings);
-                },
-                environment: { OPENSEARCH_ENDPOINT: endpoint, OPENSEARCH_INDEX: OPENSEARCH_INDEX },
+                callbackFactory: openSearchSearchFunction,
+                environment: openSearchSearchEnvironment({ endpoint, index: OPENSEARCH_INDEX }),
                 statements: [{ Action: [...OPENSEARCH_SEARCH_ACTIONS], Resource: [domainPaths] }],
                 bundledPackages: ["aws4"],
                 tracing: args.tracing,
@@ -435,16 +416,11 @@ export class Search extends pulumi.ComponentResource {
             `${name}-indexer`,
             {
                 description: "Turns changes of the notes table into CloudSearch document uploads",
-                callbackFactory: () => {
-                    const { CloudSearchDomainClient } = require("@aws-sdk/client-cloudsearch-domain");
-                    const search = new CloudSearchDomainClient({ endpoint: process.env.CLOUDSEARCH_ENDPOINT });
-                    const settings = { mediaBaseUrl: process.env.MEDIA_BASE_URL ?? "" };
-                    return (event: DynamoDBStreamEvent) => indexStreamRecords(event, search, settings);
-                },
-                environment: {
-                    CLOUDSEARCH_ENDPOINT: pulumi.interpolate`https://${domain.documentEndpoint}`,
-                    MEDIA_BASE_URL: args.mediaBaseUrl,
-                },
+                callbackFactory: cloudSearchIndexerFunction,
+                environment: cloudSearchIndexerEnvironment({
+                    documentEndpoint: pulumi.interpolate`https://${domain.documentEndpoint}`,
+                    mediaBaseUrl: args.mediaBaseUrl,
+                }),
                 statements: [
                     streamReadStatement(args.table),
                     { Action: ["cloudsearch:document"], Resource: [domain.arn] },
@@ -470,12 +446,8 @@ export class Search extends pulumi.ComponentResource {
             `${name}-function`,
             {
                 description: "Searches the notes of the calling Cognito identity",
-                callbackFactory: () => {
-                    const { CloudSearchDomainClient } = require("@aws-sdk/client-cloudsearch-domain");
-                    const search = new CloudSearchDomainClient({ endpoint: process.env.CLOUDSEARCH_ENDPOINT });
-                    return (event: APIGatewayProxyEvent) => handleSearchRequest(event, search);
-                },
-                environment: { CLOUDSEARCH_ENDPOINT: pulumi.interpolate`https://${domain.searchEndpoint}` },
+                callbackFactory: cloudSearchSearchFunction,
+                environment: cloudSearchSearchEnvironment({ searchEndpoint: pulumi.interpolate`https://${domain.searchEndpoint}` }),
                 statements: [{ Action: ["cloudsearch:search"], Resource: [domain.arn] }],
                 memoryMb: args.memoryMb,
                 timeoutSeconds: args.timeoutSeconds,

@@ -1,9 +1,10 @@
 import type * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
-import { handleUploadsRequest, type UploadContentType } from "../functions/uploads";
+import type { UploadContentType } from "../functions/uploads";
 import type { ApiService } from "./api";
 import { AppFunction } from "./function";
+import { uploadsEnvironment, uploadsFunction } from "./handlers/uploads";
 import { UPLOADS_PREFIX } from "./media";
 import { uploadsRoutes } from "./routes";
 
@@ -51,32 +52,15 @@ export class UploadsService extends pulumi.ComponentResource {
             `${name}-function`,
             {
                 description: "Hands out presigned POSTs for, lists and deletes the uploads of the calling Cognito identity",
-                callbackFactory: () => {
-                    // The runtime's AWS SDK provides both packages (the Node.js 18+ runtimes ship
-                    // @aws-sdk/s3-presigned-post next to the clients; aws-lambda-base-images issue 115 shows
-                    // it loaded from /var/runtime/node_modules), so the archive holds only this closure.
-                    const { S3Client } = require("@aws-sdk/client-s3");
-                    const { createPresignedPost } = require("@aws-sdk/s3-presigned-post");
-                    const s3 = new S3Client({});
-                    const settings = {
-                        bucketName: process.env.UPLOADS_BUCKET ?? "",
-                        mediaBaseUrl: process.env.MEDIA_BASE_URL ?? "",
-                        contentTypes: (process.env.UPLOAD_CONTENT_TYPES ?? "").split(","),
-                        maxImageBytes: Number(process.env.UPLOAD_MAX_IMAGE_BYTES),
-                        maxVideoBytes: Number(process.env.UPLOAD_MAX_VIDEO_BYTES),
-                        expirySeconds: Number(process.env.UPLOAD_EXPIRY_SECONDS),
-                    };
-                    return (event: APIGatewayProxyEvent) =>
-                        handleUploadsRequest(event, { s3, presignPost: createPresignedPost }, settings);
-                },
-                environment: {
-                    UPLOADS_BUCKET: args.bucket.bucket,
-                    MEDIA_BASE_URL: args.mediaBaseUrl,
-                    UPLOAD_CONTENT_TYPES: args.contentTypes.join(","),
-                    UPLOAD_MAX_IMAGE_BYTES: String(args.maxImageBytes),
-                    UPLOAD_MAX_VIDEO_BYTES: String(args.maxVideoBytes),
-                    UPLOAD_EXPIRY_SECONDS: String(args.expirySeconds),
-                },
+                callbackFactory: uploadsFunction,
+                environment: uploadsEnvironment({
+                    bucket: args.bucket.bucket,
+                    mediaBaseUrl: args.mediaBaseUrl,
+                    contentTypes: args.contentTypes,
+                    maxImageBytes: args.maxImageBytes,
+                    maxVideoBytes: args.maxVideoBytes,
+                    expirySeconds: args.expirySeconds,
+                }),
                 statements: [
                     // PutObject: what the presigned POST it signs lets the app do; DeleteObject: DELETE /uploads/{key}
                     // (on a versioned bucket it adds a delete marker, which needs no other action).

@@ -71,8 +71,13 @@ export interface S3AccessRequest {
 export interface LocalS3Options {
     /** Buckets that exist; `versioned` keeps every version. */
     buckets: { name: string; versioned?: boolean }[];
-    /** Access key id → secret access key of every caller. Default: `{ local: "local" }`. */
-    credentials?: Record<string, string>;
+    /**
+     * Access key id → secret access key of every caller, or a lookup (e.g. the temporary credentials the local
+     * identity pool issues). Default: `{ local: "local" }`.
+     */
+    credentials?: Record<string, string> | ((accessKeyId: string) => string | undefined);
+    /** Port on 127.0.0.1. Default: an ephemeral one. */
+    port?: number;
     /** Region of the bucket and of every signature. Default `us-east-1`. */
     region?: string;
     /** Whether the caller may do this; default: everything. */
@@ -146,7 +151,9 @@ const accessDenied = () => new S3Error(403, "AccessDenied", "Access Denied");
 /** Starts the endpoint on an ephemeral loopback port. */
 export async function startS3(options: LocalS3Options): Promise<LocalS3> {
     const region = options.region ?? "us-east-1";
-    const credentials = options.credentials ?? { local: "local" };
+    const known = options.credentials ?? { local: "local" };
+    const secretOf = (accessKeyId: string): string | undefined =>
+        typeof known === "function" ? known(accessKeyId) : Object.hasOwn(known, accessKeyId) ? known[accessKeyId] : undefined;
     const now = options.now ?? (() => new Date());
     const authorize = options.authorize ?? (() => true);
     const mediaCacheControl = options.mediaCacheControl ?? "max-age=3600";
@@ -297,7 +304,7 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
             if (url.searchParams.has("X-Amz-Signature")) throw new S3Error(501, "NotImplemented", "Presigned URLs are not supported by this local endpoint");
             throw new S3Error(403, "AccessDenied", "Anonymous requests are not allowed: sign with SigV4");
         }
-        const secret = credentials[accessKeyId];
+        const secret = secretOf(accessKeyId);
         if (secret === undefined) throw new S3Error(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.");
         const amzDate = header(req, "x-amz-date");
         if (amzDate !== undefined && /^\d{8}T\d{6}Z$/.test(amzDate) && Math.abs(parseAmzDate(amzDate) - now().getTime()) > MAX_SKEW_MS) {
@@ -356,7 +363,7 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
         if (credentialRegion !== region) {
             throw new S3Error(400, "AuthorizationQueryParametersError", `Error parsing the X-Amz-Credential parameter; the region '${credentialRegion}' is wrong; expecting '${region}'`);
         }
-        const secret = credentials[accessKeyId];
+        const secret = secretOf(accessKeyId);
         if (secret === undefined) throw new S3Error(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.");
         let key: Buffer = createHmac("sha256", `AWS4${secret}`).update(date).digest();
         for (const part of [region, "s3", "aws4_request"]) key = createHmac("sha256", key).update(part).digest();
@@ -443,7 +450,7 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
 
     await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => resolve());
+        server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
     });
     const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 

@@ -1,0 +1,116 @@
+/**
+ * `npm start [-- --port N] [--data DIR] [--stage NAME]`: the whole backend on this machine, no AWS account,
+ * no Docker, no Pulumi CLI, no network (local/backend.ts). Prints a table of its endpoints, writes
+ * `<data dir>/client-config.json`, then logs each request in one line. Ctrl-C stops it cleanly (state is
+ * flushed to the data dir).
+ *
+ * Exit status: 0 stopped, 1 failed to start, 2 bad usage.
+ */
+import * as path from "node:path";
+import { SERVICE_ORDER, startBackend, type BackendOptions } from "../local/backend";
+
+class UsageError extends Error {}
+
+const USAGE = "usage: npm start -- [--port N] [--data DIR] [--stage NAME] [--no-reload]";
+
+export function parseArguments(argv: string[]): BackendOptions {
+    const options: BackendOptions = {};
+    for (let i = 0; i < argv.length; i++) {
+        const flag = argv[i];
+        const value = () => {
+            const v = argv[++i];
+            if (v === undefined || v.startsWith("--")) throw new UsageError(`${flag} needs a value`);
+            return v;
+        };
+        switch (flag) {
+            case "--port": {
+                const port = Number(value());
+                if (!Number.isInteger(port) || port < 1 || port + SERVICE_ORDER.length - 1 > 65535) {
+                    throw new UsageError(`--port must be a port from 1 to ${65536 - SERVICE_ORDER.length}: it is the first of ${SERVICE_ORDER.length} consecutive ports`);
+                }
+                options.port = port;
+                break;
+            }
+            case "--data":
+                options.dataDir = path.resolve(value());
+                break;
+            case "--stage":
+                options.stage = value();
+                break;
+            case "--no-reload":
+                options.hotReload = false;
+                break;
+            case "--help":
+            case "-h":
+                throw new UsageError(USAGE);
+            default:
+                throw new UsageError(`unknown argument ${flag}\n${USAGE}`);
+        }
+    }
+    return options;
+}
+
+/** The startup table: one service per line, its URL aligned. */
+export function formatTable(rows: [string, string][]): string {
+    const width = Math.max(...rows.map(([name]) => name.length));
+    return rows.map(([name, url]) => `  ${name.padEnd(width)}  ${url}`).join("\n");
+}
+
+async function main(): Promise<number> {
+    let options: BackendOptions;
+    try {
+        options = parseArguments(process.argv.slice(2));
+    } catch (err) {
+        if (err instanceof UsageError) {
+            console.error(err.message);
+            return 2;
+        }
+        throw err;
+    }
+    const started = Date.now();
+    const time = () => new Date().toISOString().slice(11, 23);
+    const backend = await startBackend({
+        port: 4510,
+        ...options,
+        log: (line) => console.log(`${time()} ${line}`),
+    });
+    const reload = options.hotReload === false ? "off" : "on (a change under functions/ or infra/handlers/ starts fresh function workers)";
+    console.log(
+        [
+            "",
+            `mobile-backend ${backend.config.stage}, local: ready in ${Date.now() - started} ms`,
+            "",
+            formatTable(Object.entries(backend.services)),
+            "",
+            `  state dir      ${backend.dataDir}`,
+            `  client config  ${backend.clientConfigPath}`,
+            `  hot reload     ${reload}`,
+            "",
+            "Ctrl-C stops (state is kept in the data dir).",
+            "",
+        ].join("\n"),
+    );
+    await new Promise<void>((resolve) => {
+        const stop = () => {
+            process.off("SIGINT", stop);
+            process.off("SIGTERM", stop);
+            resolve();
+        };
+        process.on("SIGINT", stop);
+        process.on("SIGTERM", stop);
+    });
+    console.log("stopping…");
+    await backend.stop();
+    console.log("stopped; state kept in", backend.dataDir);
+    return 0;
+}
+
+if (require.main === module) {
+    main().then(
+        (code) => process.exit(code),
+        (err: unknown) => {
+            console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+            process.exit(1);
+        },
+    );
+}
