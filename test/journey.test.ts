@@ -9,29 +9,17 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { runJourney, type JourneyResult } from "../cli/journey";
 import { localTarget, readLocalClientConfig } from "../cli/journey-targets";
+import { startBackend, type LocalBackend } from "../local/backend";
 
-/** What the test uses of local/backend.ts (loaded only where it exists: see below). */
-interface Backend {
-    clientConfigPath: string;
-    stop(): Promise<void>;
-}
-type StartBackend = (options: { dataDir: string; hotReload?: boolean; asyncRetryDelaysMs?: number[]; log?: (line: string) => void }) => Promise<Backend>;
-
-const BACKEND = path.join(__dirname, "..", "local", "backend.ts");
-// The local backend lands on main from another branch; until it is there, this file has nothing to run against.
-const describeWithBackend = fs.existsSync(BACKEND) ? describe : describe.skip;
-
-describeWithBackend("npm run journey -- --local", () => {
+describe("npm run journey -- --local", () => {
     let dataDir: string;
-    let backend: Backend;
+    let backend: LocalBackend | undefined;
     const lines: string[] = [];
     const backendLog: string[] = [];
     let result: JourneyResult;
 
     beforeAll(async () => {
         dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "journey-"));
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const { startBackend } = require(BACKEND) as { startBackend: StartBackend };
         backend = await startBackend({ dataDir, hotReload: false, asyncRetryDelaysMs: [200, 400], log: (line) => backendLog.push(line) });
         const target = localTarget(readLocalClientConfig(path.dirname(backend.clientConfigPath)), "the local backend (test)");
         try {
