@@ -1,5 +1,5 @@
 /**
- * Proves the local CloudSearch domain endpoint (test/support/cloudsearch.ts) against the real
+ * Proves the local CloudSearch domain endpoint (local/cloudsearch.ts) against the real
  * `@aws-sdk/client-cloudsearch-domain` client: what the SDK sends is accepted (and its SigV4 signature
  * verifies), what the server answers deserializes into the SDK's shapes and exceptions.
  */
@@ -12,7 +12,7 @@ import {
     type SearchCommandInput,
     type UploadDocumentsCommandOutput,
 } from "@aws-sdk/client-cloudsearch-domain";
-import { MAX_BATCH_BYTES, MAX_DOCUMENT_BYTES, startCloudSearch, type LocalCloudSearch } from "./support/cloudsearch";
+import { MAX_BATCH_BYTES, MAX_DOCUMENT_BYTES, startCloudSearch, type LocalCloudSearch } from "../local/cloudsearch";
 
 type SdkError = Error & { $fault?: string; $metadata: { httpStatusCode?: number; attempts?: number }; status?: string };
 

@@ -7,7 +7,7 @@
  */
 import { PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { startS3, type LocalS3 } from "../local/s3";
-import { startCloudSearch, type LocalCloudSearch } from "./support/cloudsearch";
+import { startCloudSearch, type LocalCloudSearch } from "../local/cloudsearch";
 import { createDeclaredTable, startDynamo, type LocalDynamo } from "./support/dynamodb";
 import { startFunction, type LocalFunction } from "./support/lambda";
 import { loadProgram } from "./support/program";

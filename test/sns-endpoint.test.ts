@@ -1,5 +1,5 @@
 /**
- * Proves the local SNS endpoint (test/support/sns.ts) against the real `@aws-sdk/client-sns` client:
+ * Proves the local SNS endpoint (local/sns.ts) against the real `@aws-sdk/client-sns` client:
  * what the SDK sends is accepted (and its SigV4 signature verifies), what the server answers
  * deserializes into the SDK's outputs and named exceptions.
  */
@@ -12,7 +12,7 @@ import {
     SNSClient,
     type PublishCommandInput,
 } from "@aws-sdk/client-sns";
-import { MAX_MESSAGE_BYTES, startSns, type LocalSns } from "./support/sns";
+import { createPlatformApplicationsAndTopic, MAX_MESSAGE_BYTES, startSns, type InboxDelivery, type LocalSns } from "../local/sns";
 
 type SdkError = Error & { $fault?: string; $metadata: { httpStatusCode?: number; attempts?: number; requestId?: string } };
 
@@ -669,4 +669,89 @@ describe("request shape", () => {
         const { EndpointArn } = await on.send(new CreatePlatformEndpointCommand({ PlatformApplicationArn: ios, Token: freshToken() }));
         return EndpointArn as string;
     }
+});
+
+describe("device inbox", () => {
+    let inboxSns: LocalSns;
+    let inboxClient: SNSClient;
+    const lines: string[] = [];
+    const owners = new Map<string, string>();
+    const arns = {
+        APNS_APPLICATION_ARN: "arn:aws:sns:us-east-1:123456789012:app/APNS_SANDBOX/notes-apns",
+        FCM_APPLICATION_ARN: "arn:aws:sns:us-east-1:123456789012:app/GCM/notes-fcm",
+        NOTIFICATIONS_TOPIC_ARN: "arn:aws:sns:us-east-1:123456789012:notes-topic",
+    };
+    beforeAll(async () => {
+        // As npm start wires it: the endpoint's owner comes from a lookup (the devices table there).
+        inboxSns = await startSns({ recipientOf: async ({ arn }) => owners.get(arn), log: (line) => lines.push(line) });
+        inboxClient = clientFor(inboxSns);
+        createPlatformApplicationsAndTopic(inboxSns, arns);
+    });
+    afterAll(async () => {
+        inboxClient.destroy();
+        await inboxSns.close();
+    });
+
+    const read = async (recipientId: string) => {
+        const response = await fetch(`${inboxSns.endpoint}/inbox?recipientId=${encodeURIComponent(recipientId)}`);
+        expect(response.status).toBe(200);
+        expect(response.headers.get("content-type")).toBe("application/json");
+        return (await response.json()) as { recipientId: string; deliveries: InboxDelivery[] };
+    };
+
+    test("endpoint pushes and topic deliveries are listed per recipient, as delivered", async () => {
+        const { EndpointArn: phone } = await inboxClient.send(new CreatePlatformEndpointCommand({ PlatformApplicationArn: arns.APNS_APPLICATION_ARN, Token: APNS_TOKEN }));
+        const { EndpointArn: pixel } = await inboxClient.send(
+            new CreatePlatformEndpointCommand({ PlatformApplicationArn: arns.FCM_APPLICATION_ARN, Token: "fcm-token-1", CustomUserData: "ignored-by-lookup" }),
+        );
+        owners.set(phone as string, "us-east-1:alice");
+        owners.set(pixel as string, "us-east-1:bob");
+        const apns = apnsPayload("hello alice");
+        await inboxClient.send(new PublishCommand({ TargetArn: phone, MessageStructure: "json", Message: JSON.stringify({ APNS_SANDBOX: apns, default: "hello" }) }));
+        await inboxClient.send(new PublishCommand({ TargetArn: pixel, Message: "plain text" }));
+        await inboxClient.send(
+            new PublishCommand({
+                TopicArn: arns.NOTIFICATIONS_TOPIC_ARN,
+                MessageStructure: "json",
+                Message: JSON.stringify({ default: '{"title":"hi"}' }),
+                MessageAttributes: { recipientId: { DataType: "String", StringValue: "us-east-1:alice" } },
+            }),
+        );
+        // A disabled endpoint receives nothing (the publish fails).
+        inboxSns.disableEndpoint(pixel as string);
+        await expect(inboxClient.send(new PublishCommand({ TargetArn: pixel, Message: "lost" }))).rejects.toThrow(expect.objectContaining({ name: "EndpointDisabledException" }));
+
+        const alice = await read("us-east-1:alice");
+        expect(alice.recipientId).toBe("us-east-1:alice");
+        expect(alice.deliveries).toEqual([
+            { messageId: expect.any(String), at: expect.any(String), via: "endpoint", target: phone, recipientId: "us-east-1:alice", platform: "APNS_SANDBOX", token: APNS_TOKEN, payload: apns },
+            { messageId: expect.any(String), at: expect.any(String), via: "topic", target: arns.NOTIFICATIONS_TOPIC_ARN, recipientId: "us-east-1:alice", payload: '{"title":"hi"}' },
+        ]);
+        expect(Number.isNaN(Date.parse(alice.deliveries[0].at))).toBe(false);
+        const bob = await read("us-east-1:bob");
+        expect(bob.deliveries.map((d) => [d.platform, d.token, d.payload, d.customUserData])).toEqual([["GCM", "fcm-token-1", "plain text", "ignored-by-lookup"]]);
+        expect((await read("us-east-1:nobody")).deliveries).toEqual([]);
+        expect(await inboxSns.inbox()).toHaveLength(3);
+        expect(lines).toHaveLength(3);
+        expect(lines[0]).toContain("us-east-1:alice");
+    });
+
+    test("without a lookup, an endpoint's CustomUserData names the recipient", async () => {
+        const plain = await startSns();
+        const c = clientFor(plain);
+        try {
+            const app = plain.createApplication("GCM", "raw");
+            const { EndpointArn } = await c.send(new CreatePlatformEndpointCommand({ PlatformApplicationArn: app, Token: "t-1", CustomUserData: "us-east-1:carol" }));
+            await c.send(new PublishCommand({ TargetArn: EndpointArn, Message: "hi" }));
+            expect((await plain.inbox("us-east-1:carol")).map((d) => d.payload)).toEqual(["hi"]);
+        } finally {
+            c.destroy();
+            await plain.close();
+        }
+    });
+
+    test("createPlatformApplicationsAndTopic refuses ARNs this SNS cannot hold", () => {
+        expect(() => createPlatformApplicationsAndTopic(inboxSns, { APNS_APPLICATION_ARN: "arn:aws:sns:eu-west-1:123456789012:app/APNS/x" })).toThrow(/cannot create/);
+        expect(() => createPlatformApplicationsAndTopic(inboxSns, { FCM_APPLICATION_ARN: "arn:aws:sns:us-east-1:123456789012:topic" })).toThrow(/not a platform application ARN/);
+    });
 });

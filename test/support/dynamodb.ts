@@ -2,38 +2,36 @@ import {
     CreateTableCommand,
     DescribeTableCommand,
     DynamoDBClient,
-    type CreateTableCommandInput,
     type StreamViewType,
 } from "@aws-sdk/client-dynamodb";
 import type { TableKeys } from "../../infra/data";
+import { createTableInput, startLocalDynamoDb, type LocalDynamoDb } from "../../local/dynamodb";
 import type { RecordedResource } from "./mocks";
-import { listenOnLoopback } from "./net";
 
-/** A local DynamoDB-compatible server (dynalite, in memory). */
+/** A local DynamoDB (local/dynamodb.ts: dynalite in memory, with DynamoDB Streams) and a client for it. */
 export interface LocalDynamo {
     endpoint: string;
     client: DynamoDBClient;
+    /** The server itself (streams, event source mappings). */
+    server: LocalDynamoDb;
     close(): Promise<void>;
 }
 
-/** Starts dynalite on an ephemeral loopback port. */
+/** Starts the local DynamoDB on an ephemeral loopback port. */
 export async function startDynamo(): Promise<LocalDynamo> {
-    // dynalite has no type declarations.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const dynalite = require("dynalite") as (options: Record<string, number>) => import("node:http").Server;
-    const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-    const endpoint = await listenOnLoopback(server);
+    const server = await startLocalDynamoDb();
     const client = new DynamoDBClient({
-        endpoint,
+        endpoint: server.url,
         region: "us-east-1",
         credentials: { accessKeyId: "local", secretAccessKey: "local" },
     });
     return {
-        endpoint,
+        endpoint: server.url,
         client,
+        server,
         close: () => {
             client.destroy();
-            return new Promise<void>((resolve) => server.close(() => resolve()));
+            return server.stop();
         },
     };
 }
@@ -47,31 +45,7 @@ export async function createTable(
     tableName: string,
     keys: TableKeys & { streamEnabled?: boolean; streamViewType?: StreamViewType },
 ): Promise<void> {
-    const keySchema = (hash: string, range?: string) => [
-        { AttributeName: hash, KeyType: "HASH" as const },
-        ...(range ? [{ AttributeName: range, KeyType: "RANGE" as const }] : []),
-    ];
-    const command: CreateTableCommandInput = {
-        TableName: tableName,
-        BillingMode: "PAY_PER_REQUEST",
-        AttributeDefinitions: keys.attributes.map((a) => ({ AttributeName: a.name, AttributeType: a.type })),
-        KeySchema: keySchema(keys.hashKey, keys.rangeKey),
-        StreamSpecification: keys.streamEnabled ? { StreamEnabled: true, StreamViewType: keys.streamViewType } : undefined,
-    };
-    if (keys.localSecondaryIndexes?.length) {
-        command.LocalSecondaryIndexes = keys.localSecondaryIndexes.map((i) => ({
-            IndexName: i.name,
-            KeySchema: keySchema(keys.hashKey, i.rangeKey),
-            Projection: { ProjectionType: i.projectionType },
-        }));
-    }
-    if (keys.globalSecondaryIndexes?.length) {
-        command.GlobalSecondaryIndexes = keys.globalSecondaryIndexes.map((i) => ({
-            IndexName: i.name,
-            KeySchema: keySchema(i.hashKey, i.rangeKey),
-            Projection: { ProjectionType: i.projectionType },
-        }));
-    }
+    const command = createTableInput(tableName, keys);
     await client.send(new CreateTableCommand(command));
     // dynalite (createTableMs: 0) turns a table ACTIVE within a few ticks: poll, never sleep.
     for (let attempt = 0; attempt < 100; attempt++) {

@@ -37,7 +37,7 @@
  * CloudSearch, text fields are always searchable, other fields only with `search: true`; only
  * `return: true` fields can be returned and only `sort: true` fields sorted on.
  *
- * Deliberate differences from the real service (it is a test double):
+ * Deliberate differences from the real service (a local stand-in):
  *   - Uploads are visible to search at once (the real service is eventually consistent).
  *   - No stemming, stop words or other analysis: text is split into lowercase runs of letters/digits.
  *   - JSON batches only (an application/xml batch is rejected with a clear message); no facets,
@@ -48,9 +48,9 @@
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import * as http from "node:http";
-import { listenOnLoopback } from "./net";
-import { SEARCH_INDEX_FIELDS, type SearchIndexField } from "../../functions/search-index";
-import { SigV4Failure, verifySigV4 } from "../../local/sigv4";
+import type { AddressInfo } from "node:net";
+import { SEARCH_INDEX_FIELDS, type SearchIndexField } from "../functions/search-index";
+import { SigV4Failure, verifySigV4 } from "./sigv4";
 
 /** One HTTP request the server received, as received. */
 export interface RecordedRequest {
@@ -87,6 +87,8 @@ export interface LocalCloudSearch {
 }
 
 export interface LocalCloudSearchOptions {
+    /** Port on 127.0.0.1; default (0) a free one. */
+    port?: number;
     /** The domain's index fields; default `SEARCH_INDEX_FIELDS`. */
     fields?: readonly SearchIndexField[];
     /** Recompute and check each request's SigV4 signature with this secret key (403 on mismatch). */
@@ -784,7 +786,7 @@ export async function startCloudSearch(options: LocalCloudSearchOptions = {}): P
         }
     }
 
-    const endpoint = await listenOnLoopback(server);
+    const endpoint = await listen(server, options.port ?? 0);
     return {
         endpoint,
         documents: () => new Map([...index].map(([id, fields]) => [id, { ...fields }])),
@@ -824,3 +826,11 @@ function rid(): string {
     return randomBytes(12).toString("base64");
 }
 
+
+/** Listens on 127.0.0.1:`port` (0: a free port); resolves with the base URL. */
+function listen(server: http.Server, port: number): Promise<string> {
+    return new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, "127.0.0.1", () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));
+    });
+}

@@ -2,7 +2,7 @@
  * A local, in-memory stand-in for Amazon SNS (API version 2010-03-31): the mobile-push subset the
  * functions use — CreatePlatformEndpoint, GetEndpointAttributes, SetEndpointAttributes, DeleteEndpoint
  * and Publish (to platform endpoints and topics) — in the wire format `@aws-sdk/client-sns` speaks
- * (the AWS Query protocol). Platform applications and topics are made by the test (`createApplication`,
+ * (the AWS Query protocol). Platform applications and topics are made by the caller (`createApplication`,
  * `createTopic`), not over the wire.
  *
  * Wire format, as read from the SDK (client-sns 3.1169, schema-based serde in dist-cjs/index.js, and
@@ -36,7 +36,7 @@
  *     InternalError         500 → InternalErrorException ($fault "server")
  *     ValidationError       400 → not modelled: an SNSServiceException named "ValidationError" (SNS's
  *                                 answer to a missing required member)
- *   Shape errors of this double (MissingAuthenticationToken, IncompleteSignature, XAmzContentSHA256Mismatch,
+ *   Shape errors of this stand-in (MissingAuthenticationToken, IncompleteSignature, XAmzContentSHA256Mismatch,
  *   MalformedQueryString, MissingAction, InvalidAction, NoSuchVersion: 400; SignatureDoesNotMatch: 403;
  *   RequestEntityTooLarge: 413) likewise become SNSServiceExceptions with that name.
  * Retries: the SDK's standard strategy (3 attempts by default) retries throttling errors (status 429 or
@@ -46,6 +46,11 @@
  *   us-east-1/sns/aws4_request, SignedHeaders=..., Signature=...`, `x-amz-date`, and `x-amz-content-sha256`
  *   = hex SHA-256 of the body). Checked structurally on every request (and the payload hash against the
  *   body); with `verifySignature` the signature itself is recomputed.
+ *
+ * Device inbox (for `npm start` and tests; not an SNS API): every push a device would receive (a Publish to
+ * an enabled endpoint: the platform payload, token, CustomUserData, time) and every topic delivery (with
+ * its `recipientId` message attribute), by recipient identity: `inbox(recipientId)`, and
+ * `GET /inbox?recipientId=<identity id>` → `{"recipientId", "deliveries": [...]}` (all without the parameter).
  *
  * Behaviour, as SNS (messages are SNS's own where known: AWS-recorded responses and production code that
  * matches on them; the rest are marked "local wording" below):
@@ -82,10 +87,10 @@
  *     Invalid notification for protocol APNS: Notification is too long"), GCM ≤ 4096 bytes ("... protocol
  *     GCM: Notification data is larger than allowed limit").
  *
- * Deliberate differences from the real service (it is a test double; stricter where that catches bugs):
+ * Deliberate differences from the real service (a local stand-in; stricter where that catches bugs):
  *   - Only the five actions above; anything else is 400 InvalidAction. No PhoneNumber, MessageGroupId or
  *     MessageDeduplicationId (400 MalformedQueryString naming the parameter), no subscriptions/fan-out:
- *     a topic publish is recorded, not delivered. Form fields that are not members of the action,
+ *     a topic publish is recorded and listed in the inbox (below) as one delivery to its `recipientId`. Form fields that are not members of the action,
  *     duplicated fields and gaps in map entry numbering are 400 MalformedQueryString.
  *   - MessageStructure=json keys must be SNS protocol keys (`default`, `APNS`, `GCM`, `sqs`, ...) with
  *     string values, and each mobile-platform value must itself be a JSON object (SNS ignores unknown
@@ -98,8 +103,8 @@
  */
 import { randomUUID } from "node:crypto";
 import * as http from "node:http";
-import { listenOnLoopback } from "./net";
-import { SigV4Failure, verifySigV4 } from "../../local/sigv4";
+import type { AddressInfo } from "node:net";
+import { SigV4Failure, verifySigV4 } from "./sigv4";
 
 export type SnsPlatform = "APNS" | "APNS_SANDBOX" | "GCM";
 
@@ -142,6 +147,25 @@ export interface PublishedMessage {
     delivery?: { platform: SnsPlatform; token: string; payload: string; fromDefault: boolean };
 }
 
+/** One push as a device (or a topic subscriber) would receive it. */
+export interface InboxDelivery {
+    messageId: string;
+    /** When SNS accepted it (ISO 8601). */
+    at: string;
+    via: "endpoint" | "topic";
+    /** The endpoint or topic ARN published to. */
+    target: string;
+    /** The recipient identity: the endpoint's owner, or a topic message's `recipientId` attribute. */
+    recipientId?: string;
+    /** Endpoint deliveries: the platform, the device token and the endpoint's CustomUserData. */
+    platform?: SnsPlatform;
+    token?: string;
+    customUserData?: string;
+    /** What the device gets: the platform payload (endpoint), or the message for the default protocol (topic). */
+    payload: string;
+    subject?: string;
+}
+
 export interface LocalSnsEndpointState {
     applicationArn: string;
     token: string;
@@ -165,6 +189,12 @@ export interface LocalSns {
     /** Marks an endpoint disabled, as SNS does on APNs/FCM feedback that the token is no longer valid. */
     disableEndpoint(arn: string): void;
     /**
+     * The device inbox: every push a device would receive (a Publish to an enabled platform endpoint) and
+     * every topic delivery, oldest first; only those for `recipientId` when given. Also served as JSON at
+     * `GET <endpoint>/inbox?recipientId=<identity id>`.
+     */
+    inbox(recipientId?: string): Promise<InboxDelivery[]>;
+    /**
      * Makes the next `count` Publish requests fail before any validation, recording nothing:
      *  - "throttle": HTTP 429 `Throttled` "Rate exceeded" → the SDK's ThrottledException.
      *  - "http500":  HTTP 500 `InternalError` → the SDK's InternalErrorException.
@@ -178,8 +208,18 @@ export interface LocalSns {
 }
 
 export interface LocalSnsOptions {
+    /** Port on 127.0.0.1; default (0) a free one. */
+    port?: number;
     /** Recompute and check each request's SigV4 signature with this secret key (403 on mismatch). */
     verifySignature?: { secretAccessKey: string };
+    /**
+     * The identity a platform endpoint belongs to. The wire does not say (functions/devices.ts creates
+     * endpoints without CustomUserData and keeps endpoint → owner in the devices table, index
+     * `byEndpoint`), so `npm start` passes a lookup there. Default: the endpoint's CustomUserData, if any.
+     */
+    recipientOf?: (endpoint: { arn: string; token: string; customUserData?: string }) => Promise<string | undefined> | string | undefined;
+    /** Prints each delivery in one line. */
+    log?: (line: string) => void;
 }
 
 export const REGION = "us-east-1";
@@ -272,6 +312,50 @@ export async function startSns(options: LocalSnsOptions = {}): Promise<LocalSns>
     const published: PublishedMessage[] = [];
     const requests: RecordedSnsRequest[] = [];
     const failures: Array<"throttle" | "http500"> = [];
+    const deliveries: Array<InboxDelivery & { resolving?: Promise<void> }> = [];
+    const log = options.log ?? (() => undefined);
+
+    function deliver(entry: InboxDelivery, endpoint?: Endpoint): void {
+        const stored: InboxDelivery & { resolving?: Promise<void> } = entry;
+        deliveries.push(stored);
+        const print = () =>
+            log(`push ${entry.via === "endpoint" ? `${entry.platform} ${entry.token}` : `topic ${entry.target.split(":").pop()}`} → ${entry.recipientId ?? "(unknown recipient)"}: ${entry.payload}`);
+        if (endpoint === undefined) return print();
+        const lookup = options.recipientOf ?? ((e: { customUserData?: string }) => e.customUserData);
+        stored.resolving = Promise.resolve()
+            .then(() => lookup({ arn: endpoint.arn, token: endpoint.token, ...(endpoint.customUserData === undefined ? {} : { customUserData: endpoint.customUserData }) }))
+            .then(
+                (recipientId) => {
+                    if (recipientId !== undefined) stored.recipientId = recipientId;
+                },
+                (error: unknown) => log(`push: could not find the owner of ${endpoint.arn}: ${error instanceof Error ? error.message : String(error)}`),
+            )
+            .finally(() => {
+                delete stored.resolving;
+                print();
+            });
+    }
+
+    async function inbox(recipientId?: string): Promise<InboxDelivery[]> {
+        await Promise.all(deliveries.map((d) => d.resolving));
+        return deliveries
+            .filter((d) => recipientId === undefined || d.recipientId === recipientId)
+            .map(({ resolving: _resolving, ...d }) => ({ ...d }));
+    }
+
+    function serveInbox(url: URL, res: http.ServerResponse): void {
+        const recipientId = url.searchParams.get("recipientId") ?? undefined;
+        inbox(recipientId).then(
+            (found) => {
+                res.writeHead(200, { "content-type": "application/json" });
+                res.end(JSON.stringify({ ...(recipientId === undefined ? {} : { recipientId }), deliveries: found }));
+            },
+            (error: unknown) => {
+                res.writeHead(500, { "content-type": "application/json" });
+                res.end(JSON.stringify({ success: false, error: { code: "InternalError", message: error instanceof Error ? error.message : String(error) } }));
+            },
+        );
+    }
 
     const server = http.createServer((req, res) => {
         const chunks: Buffer[] = [];
@@ -285,6 +369,7 @@ export async function startSns(options: LocalSnsOptions = {}): Promise<LocalSns>
         req.on("end", () => {
             const raw = Buffer.concat(chunks);
             const url = new URL(req.url ?? "/", "http://127.0.0.1");
+            if (req.method === "GET" && url.pathname === "/inbox") return serveInbox(url, res);
             const recorded: RecordedSnsRequest = {
                 method: req.method ?? "",
                 path: url.pathname,
@@ -490,6 +575,21 @@ export async function startSns(options: LocalSnsOptions = {}): Promise<LocalSns>
             ...(subject === undefined ? {} : { subject }),
             ...(delivery === undefined ? {} : { delivery }),
         });
+        const endpoint = isEndpoint ? endpoints.get(target) : undefined;
+        const recipient = attributes.recipientId?.StringValue;
+        deliver(
+            {
+                messageId,
+                at: new Date().toISOString(),
+                via: isEndpoint ? "endpoint" : "topic",
+                target,
+                ...(delivery ? { platform: delivery.platform, token: delivery.token, payload: delivery.payload } : { payload: entries?.default ?? message }),
+                ...(endpoint?.customUserData === undefined ? {} : { customUserData: endpoint.customUserData }),
+                ...(!isEndpoint && recipient !== undefined ? { recipientId: recipient } : {}),
+                ...(subject === undefined ? {} : { subject }),
+            },
+            endpoint,
+        );
         return `<MessageId>${messageId}</MessageId>`;
     }
 
@@ -543,7 +643,7 @@ export async function startSns(options: LocalSnsOptions = {}): Promise<LocalSns>
         return entries;
     }
 
-    const endpoint = await listenOnLoopback(server);
+    const endpoint = await listen(server, options.port ?? 0);
     return {
         endpoint,
         requests,
@@ -580,6 +680,7 @@ export async function startSns(options: LocalSnsOptions = {}): Promise<LocalSns>
                     },
                 ]),
             ),
+        inbox,
         disableEndpoint(arn) {
             const endpoint = endpoints.get(arn);
             if (!endpoint) throw new Error(`disableEndpoint: no endpoint ${arn}`);
@@ -813,3 +914,33 @@ function escapeXml(text: string): string {
     return text.replace(/[&<>\r]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;" })[c] as string);
 }
 
+
+/** Listens on 127.0.0.1:`port` (0: a free port); resolves with the base URL. */
+function listen(server: http.Server, port: number): Promise<string> {
+    return new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, "127.0.0.1", () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));
+    });
+}
+
+/**
+ * Creates, on the local SNS, the platform applications and the topic the Notifications component
+ * (infra/notifications.ts) creates, under the ARNs the program hands its functions (the sender's
+ * APNS_APPLICATION_ARN, FCM_APPLICATION_ARN and NOTIFICATIONS_TOPIC_ARN; absent ones are skipped).
+ */
+export function createPlatformApplicationsAndTopic(
+    sns: Pick<LocalSns, "createApplication" | "createTopic">,
+    arns: { APNS_APPLICATION_ARN?: string; FCM_APPLICATION_ARN?: string; NOTIFICATIONS_TOPIC_ARN?: string },
+): void {
+    for (const arn of [arns.APNS_APPLICATION_ARN, arns.FCM_APPLICATION_ARN]) {
+        if (!arn) continue;
+        const m = /^arn:aws:sns:[^:]+:\d+:app\/(APNS|APNS_SANDBOX|GCM)\/([^/]+)$/.exec(arn);
+        if (!m) throw new Error(`not a platform application ARN: ${arn}`);
+        const created = sns.createApplication(m[1] as SnsPlatform, m[2]);
+        if (created !== arn) throw new Error(`the local SNS is in ${REGION}/${ACCOUNT_ID}: cannot create ${arn} (got ${created})`);
+    }
+    if (arns.NOTIFICATIONS_TOPIC_ARN) {
+        const created = sns.createTopic(arns.NOTIFICATIONS_TOPIC_ARN.split(":").pop() ?? "");
+        if (created !== arns.NOTIFICATIONS_TOPIC_ARN) throw new Error(`the local SNS is in ${REGION}/${ACCOUNT_ID}: cannot create ${arns.NOTIFICATIONS_TOPIC_ARN} (got ${created})`);
+    }
+}
