@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { AccountDeletion } from "./infra/account";
 import { adoptionImportFile } from "./infra/adopt";
 import { Api } from "./infra/api";
 import { loadStageConfig } from "./infra/config";
@@ -79,8 +80,29 @@ const notifications = new Notifications("notifications", {
     retain,
     ...functionSettings,
 });
+// Before the API: DELETE /me's function deletes its users and identities, and the API's document names that
+// function. The identities' permission to call the API is granted once the API exists (allowApiCalls below).
+const identity = new Identity("identity", {
+    uploadsBucketArn: media.bucket.arn,
+    allowGuests: config.identity.allowGuests,
+    email: config.identity.email,
+    retain,
+});
+const account = new AccountDeletion("account", {
+    notesTable: data.notesTable,
+    devicesTable: notifications.devicesTable,
+    blocksTable: notifications.blocksTable,
+    uploadsBucket: media.bucket,
+    platformApplications: notifications.platformApplications,
+    limits,
+    userPool: identity.userPool,
+    identityPool: identity.identityPool,
+    memoryMb: config.functions.memoryMb,
+    logRetentionDays: config.logRetentionDays,
+    tracing: config.monitoring.tracing,
+});
 const api = new Api("api", {
-    services: [notes.api, uploads.api, search.api, ...notifications.api],
+    services: [notes.api, uploads.api, search.api, ...notifications.api, account.api],
     stageName: config.stage,
     throttle: { rateLimit: config.api.throttleRateLimit, burstLimit: config.api.throttleBurstLimit },
     quota: { limit: config.api.quotaLimit, period: config.api.quotaPeriod },
@@ -91,13 +113,7 @@ const api = new Api("api", {
 if (config.api.waf) {
     new Firewall("waf", { stageArn: api.stage.arn, ...config.api.waf });
 }
-const identity = new Identity("identity", {
-    apiInvokeArn: api.invokeArn,
-    uploadsBucketArn: media.bucket.arn,
-    allowGuests: config.identity.allowGuests,
-    email: config.identity.email,
-    retain,
-});
+identity.allowApiCalls(api.invokeArn);
 
 // Every function and failure queue of the stage: a new one is one more line here.
 const functions: (MonitoredFunction | false)[] = [
@@ -108,10 +124,12 @@ const functions: (MonitoredFunction | false)[] = [
     { label: "devices", function: notifications.devicesFunction },
     { label: "notifications-sender", function: notifications.senderFunction, invocation: "async" },
     { label: "blocks", function: notifications.blocksFunction },
+    { label: "account-deletion", function: account.function, invocation: "async" },
 ];
 const failureQueues: (MonitoredQueue | false)[] = [
     !!search.failedRecords && { label: "search-failed-records", queue: search.failedRecords },
     { label: "notifications-failed-pushes", queue: notifications.failedPushes },
+    { label: "account-deletion-failures", queue: account.failures },
 ];
 const monitoring = new Monitoring("monitoring", {
     alarmEmails: config.monitoring.alarmEmails,

@@ -48,7 +48,7 @@ export async function consume(
         const result = await db.send(
             new UpdateCommand({
                 TableName: tableName,
-                Key: { [LIMITS_KEY]: `${rule.name}#${identityId}#${windowStart}` },
+                Key: { [LIMITS_KEY]: counterKey(rule, identityId, windowStart) },
                 UpdateExpression: "ADD #count :one SET #expiresAt = if_not_exists(#expiresAt, :expiresAt)",
                 ConditionExpression: "attribute_not_exists(#count) OR #count < :limit",
                 ExpressionAttributeNames: { "#count": "count", "#expiresAt": LIMITS_TTL_ATTRIBUTE },
@@ -64,6 +64,15 @@ export async function consume(
         }
         throw err;
     }
+}
+
+/**
+ * The limits-table key of `identityId`'s counter for `rule` in the window starting at `windowStart` (epoch
+ * seconds, a multiple of the rule's window): `<rule>#<identity>#<window start>`. Account deletion
+ * (functions/account.ts) derives the keys an identity can have from it.
+ */
+export function counterKey(rule: Pick<RateRule, "name">, identityId: string, windowStart: number): string {
+    return `${rule.name}#${identityId}#${windowStart}`;
 }
 
 /** The per-identity limits of a stage, as the functions receive them. */

@@ -6,8 +6,6 @@ import { UPLOADS_PREFIX } from "./media";
 
 /** Arguments of {@link Identity}. */
 export interface IdentityArgs {
-    /** `execute-api` ARN pattern the app may invoke (the API stage's operations). */
-    apiInvokeArn: pulumi.Input<string>;
     /** ARN of the uploads bucket; each identity may read only its own prefix in it (uploads go through `POST /uploads`). */
     uploadsBucketArn: pulumi.Input<string>;
     /**
@@ -69,9 +67,16 @@ export class Identity extends pulumi.ComponentResource implements RetainsResourc
     public readonly guestRoleArn: pulumi.Output<string> | undefined;
     /** What a retaining stage keeps on destroy: the user pool, its app client and the identity pool. */
     public readonly retained: RetainedResource[];
+    /** The identity roles by label (`signed-in`, and `guest` when guests are allowed), for {@link Identity.allowApiCalls}. */
+    private readonly roles: { label: string; role: aws.iam.Role }[];
+    private readonly uploadsBucketArn: pulumi.Input<string>;
+    private readonly componentName: string;
+    private apiAllowed = false;
 
     constructor(name: string, args: IdentityArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mobile-backend:index:Identity", name, {}, opts);
+        this.componentName = name;
+        this.uploadsBucketArn = args.uploadsBucketArn;
         const allowGuests = args.allowGuests ?? false;
         const retain = args.retain ?? false;
 
@@ -86,8 +91,9 @@ export class Identity extends pulumi.ComponentResource implements RetainsResourc
                   kept(this.identityPool),
               ]
             : [];
-        const signedIn = this.createRole(name, "signed-in", "authenticated", args);
-        const guest = allowGuests ? this.createRole(name, "guest", "unauthenticated", args) : undefined;
+        const signedIn = this.createRole(name, "signed-in", "authenticated");
+        const guest = allowGuests ? this.createRole(name, "guest", "unauthenticated") : undefined;
+        this.roles = [{ label: "signed-in", role: signedIn }, ...(guest ? [{ label: "guest", role: guest }] : [])];
         this.guestRoleArn = guest?.arn;
         new aws.cognito.IdentityPoolRoleAttachment(
             `${name}-roles`,
@@ -173,14 +179,42 @@ export class Identity extends pulumi.ComponentResource implements RetainsResourc
         );
     }
 
-    /** A role only this identity pool can hand out, and only to identities of the given kind. */
-    private createRole(
-        name: string,
-        label: string,
-        amr: "authenticated" | "unauthenticated",
-        args: IdentityArgs,
-    ): aws.iam.Role {
-        const role = new aws.iam.Role(
+    /**
+     * What the identities' credentials may do: invoke the API stage (`apiInvokeArn`, the `execute-api` ARN of
+     * its operations) and read `uploads/<identity id>/*`. A method rather than an argument because the API
+     * needs this tier first: `DELETE /me`'s function is allowed to delete this tier's users and identities,
+     * and the API's document names that function. Call it once, with the API's ARN, after creating the API.
+     */
+    public allowApiCalls(apiInvokeArn: pulumi.Input<string>): void {
+        if (this.apiAllowed) throw new Error("allowApiCalls was already called");
+        this.apiAllowed = true;
+        for (const { label, role } of this.roles) {
+            new aws.iam.RolePolicy(
+                `${this.componentName}-${label}`,
+                {
+                    role: role.id,
+                    policy: pulumi.jsonStringify({
+                        Version: "2012-10-17",
+                        Statement: [
+                            { Sid: "CallTheApi", Effect: "Allow", Action: "execute-api:Invoke", Resource: apiInvokeArn },
+                            {
+                                // No s3:PutObject: the only way in is the presigned POST of POST /uploads.
+                                Sid: "ReadOwnUploadsOnly",
+                                Effect: "Allow",
+                                Action: ["s3:GetObject"],
+                                Resource: pulumi.interpolate`${this.uploadsBucketArn}/${UPLOADS_PREFIX}${IDENTITY_ID}/*`,
+                            },
+                        ],
+                    }),
+                },
+                { parent: role },
+            );
+        }
+    }
+
+    /** A role only this identity pool can hand out, and only to identities of the given kind (its policy: {@link Identity.allowApiCalls}). */
+    private createRole(name: string, label: string, amr: "authenticated" | "unauthenticated"): aws.iam.Role {
+        return new aws.iam.Role(
             `${name}-${label}`,
             {
                 description: `Credentials of ${amr} identities of ${pulumi.getProject()} ${pulumi.getStack()}`,
@@ -201,26 +235,5 @@ export class Identity extends pulumi.ComponentResource implements RetainsResourc
             },
             { parent: this },
         );
-        new aws.iam.RolePolicy(
-            `${name}-${label}`,
-            {
-                role: role.id,
-                policy: pulumi.jsonStringify({
-                    Version: "2012-10-17",
-                    Statement: [
-                        { Sid: "CallTheApi", Effect: "Allow", Action: "execute-api:Invoke", Resource: args.apiInvokeArn },
-                        {
-                            // No s3:PutObject: the only way in is the presigned POST of POST /uploads.
-                            Sid: "ReadOwnUploadsOnly",
-                            Effect: "Allow",
-                            Action: ["s3:GetObject"],
-                            Resource: pulumi.interpolate`${args.uploadsBucketArn}/${UPLOADS_PREFIX}${IDENTITY_ID}/*`,
-                        },
-                    ],
-                }),
-            },
-            { parent: role },
-        );
-        return role;
     }
 }

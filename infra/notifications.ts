@@ -296,7 +296,7 @@ export class Notifications extends pulumi.ComponentResource implements RetainsRe
  * Statements on this stage's platform applications (`applicationActions`) and on their endpoints
  * (`endpointActions`); none when no application exists, as IAM refuses an empty resource list.
  */
-function endpointStatements(
+export function endpointStatements(
     applications: aws.sns.PlatformApplication[],
     applicationActions: string[],
     endpointActions: string[],

@@ -45,6 +45,26 @@ export const ASYNC_EVENT_TEMPLATE =
     `{"senderId":"${jsonStringContent("$context.identity.cognitoIdentityId")}",` +
     `"requestId":"${jsonStringContent("$context.requestId")}","body":$input.json('$')}`;
 
+/**
+ * The event an asynchronous route without a body (`body: "none"`, e.g. `DELETE /me`) hands its function: who
+ * called, from the request's credentials only. `cognitoAuthenticationType` is `authenticated` or
+ * `unauthenticated`; `cognitoAuthenticationProvider` names the user pool and the user's `sub` for a signed-in
+ * user ("$context variables for data models, authorizers, mapping templates, and access logging"). Each is
+ * escaped like {@link ASYNC_EVENT_TEMPLATE}'s, inside `#if`, so that a variable without a value (a guest has
+ * no provider) gives an empty string rather than the template's own text (VTL prints a reference whose
+ * value is null as written).
+ */
+export const BODYLESS_ASYNC_EVENT_TEMPLATE =
+    `{"identityId":"${quietJsonStringContent("context.identity.cognitoIdentityId")}",` +
+    `"authenticationType":"${quietJsonStringContent("context.identity.cognitoAuthenticationType")}",` +
+    `"authenticationProvider":"${quietJsonStringContent("context.identity.cognitoAuthenticationProvider")}",` +
+    `"requestId":"${quietJsonStringContent("context.requestId")}"}`;
+
+/** VTL that prints `$name` escaped for the inside of a JSON string, or nothing when it has no value. */
+function quietJsonStringContent(name: string): string {
+    return `#if($${name})${jsonStringContent(`$${name}`)}#end`;
+}
+
 /** VTL that prints `reference` escaped for the inside of a JSON string. */
 function jsonStringContent(reference: string): string {
     return String.raw`$util.escapeJavaScript(${reference}).replaceAll("\\'","'")`;
@@ -87,8 +107,13 @@ export function openApiDocument(title: string, services: IntegratedRoutes[]): Op
                     // Only where no function answers: API Gateway's own 400 cannot carry its detail in a
                     // JSON body, while a function's validator names the field and the problem.
                     if (route.invocation === "async") operation["x-amazon-apigateway-request-validator"] = "body";
-                } else if (route.invocation === "async") {
-                    throw new Error(`${route.method} ${route.path} is asynchronous: API Gateway must validate its body, give it a requestSchema`);
+                } else if (route.invocation === "async" && route.body !== "none") {
+                    throw new Error(
+                        `${route.method} ${route.path} is asynchronous: API Gateway must validate its body, give it a requestSchema (or declare body: "none")`,
+                    );
+                }
+                if (route.body === "none" && route.requestSchema) {
+                    throw new Error(`${route.method} ${route.path} takes no body but has a requestSchema`);
                 }
                 const methods = (paths[route.path] ??= {});
                 const method = route.method.toLowerCase();
@@ -157,7 +182,9 @@ function integration(route: ApiRoute, functionArn: string | undefined): Record<s
                 uri: functionArn,
                 passthroughBehavior: "never",
                 requestParameters: { "integration.request.header.X-Amz-Invocation-Type": "'Event'" },
-                requestTemplates: { "application/json": ASYNC_EVENT_TEMPLATE },
+                // A request without Content-Type counts as application/json, so a body-less DELETE is mapped too
+                // ("Method request behavior for payloads without mapping templates for REST APIs").
+                requestTemplates: { "application/json": route.body === "none" ? BODYLESS_ASYNC_EVENT_TEMPLATE : ASYNC_EVENT_TEMPLATE },
                 responses: {
                     default: { statusCode: "202", responseTemplates: { "application/json": '{"success":true,"accepted":true}' } },
                 },

@@ -33,6 +33,13 @@ export interface ApiRoute {
      * Default `sync` (Lambda proxy integration).
      */
     invocation?: "sync" | "async";
+    /**
+     * `none`: the route takes no body (an `async` route without a `requestSchema` must say so). API Gateway
+     * then hands the function `{"identityId", "authenticationType", "authenticationProvider", "requestId"}`,
+     * all from the request's credentials and context (infra/openapi.ts, `BODYLESS_ASYNC_EVENT_TEMPLATE`);
+     * a body sent anyway is ignored. Default: a body (validated as {@link ApiRoute.requestSchema} says).
+     */
+    body?: "none";
 }
 
 /** The routes one function serves (or that answer by themselves), under a short name unique within the API. */
@@ -117,9 +124,26 @@ export const BLOCKS_ROUTES: RouteSet = {
 };
 
 /**
+ * `DELETE /me`: the account deletion function, invoked asynchronously (202 at once); the caller is taken from
+ * the request's credentials only, so the route takes no body.
+ */
+export const ACCOUNT_ROUTES: RouteSet = {
+    name: "account",
+    routes: [{ method: "DELETE", path: "/me", invocation: "async", body: "none" }],
+};
+
+/**
  * Every route set of a stage, in the order the program puts them in its API (index.ts): what the local backend
  * serves for a stage config.
  */
 export function stageRoutes(config: Pick<StageConfig, "media" | "search">): RouteSet[] {
-    return [NOTES_ROUTES, uploadsRoutes(config.media), searchRoutes(config.search.engine), DEVICES_ROUTES, NOTIFICATIONS_ROUTES, BLOCKS_ROUTES];
+    return [
+        NOTES_ROUTES,
+        uploadsRoutes(config.media),
+        searchRoutes(config.search.engine),
+        DEVICES_ROUTES,
+        NOTIFICATIONS_ROUTES,
+        BLOCKS_ROUTES,
+        ACCOUNT_ROUTES,
+    ];
 }

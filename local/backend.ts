@@ -31,7 +31,7 @@ import { startFunctions, type FunctionRuntime, type FunctionSpec } from "./funct
 import { start as startOpenSearch, type LocalOpenSearch } from "./opensearch";
 import { startCognito, type LocalCognito } from "./cognito";
 import { startS3, type LocalS3, type S3AccessRequest } from "./s3";
-import { startSns, type LocalSns } from "../test/support/sns";
+import { startSns, type LocalSns } from "./sns";
 
 /** The module of infra/handlers/ that exports each factory. */
 const FACTORY_MODULES: Record<string, string> = {

@@ -4,7 +4,7 @@
  * substitution. The asynchronous route's template is rendered with hostile identities and bodies and
  * must always give exactly the event the function expects.
  */
-import { ASYNC_EVENT_TEMPLATE } from "../infra/openapi";
+import { ASYNC_EVENT_TEMPLATE, BODYLESS_ASYNC_EVENT_TEMPLATE } from "../infra/openapi";
 import {
     escapeJavaScript,
     gatewayResponseHeaders,
@@ -161,5 +161,56 @@ describe("gateway-response templates are plain substitution", () => {
             ),
         ).toEqual({ "x-static": "fixed value", "x-detail": '[object has missing required properties (["message"])]', "x-key": "abc" });
         expect(() => gatewayResponseHeaders({ "gatewayresponse.header.x": "$util.x" }, { context: {} })).toThrow(MappingTemplateError);
+    });
+});
+
+describe("the body-less asynchronous route's event (DELETE /me)", () => {
+    const ISSUER = "cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123";
+    function event(identity: Record<string, string | null | undefined>, requestId: string): unknown {
+        return JSON.parse(renderMappingTemplate(BODYLESS_ASYNC_EVENT_TEMPLATE, { body: "" }, { context: { requestId, identity } }));
+    }
+
+    test("a signed-in caller's identity, type and provider come through unchanged; a body is ignored", () => {
+        const provider = `${ISSUER},${ISSUER}:CognitoSignIn:aaaaaaaa-1111-4111-8111-111111111111`;
+        const identity = { cognitoIdentityId: IDENTITY, cognitoAuthenticationType: "authenticated", cognitoAuthenticationProvider: provider };
+        expect(event(identity, "r-1")).toEqual({ identityId: IDENTITY, authenticationType: "authenticated", authenticationProvider: provider, requestId: "r-1" });
+        const withBody = renderMappingTemplate(BODYLESS_ASYNC_EVENT_TEMPLATE, { body: '{"identityId":"someone else"}' }, { context: { requestId: "r", identity } });
+        expect(JSON.parse(withBody).identityId).toBe(IDENTITY);
+    });
+
+    test("a guest (no provider) and a caller without Cognito credentials give empty strings, never the template's text", () => {
+        expect(event({ cognitoIdentityId: IDENTITY, cognitoAuthenticationType: "unauthenticated" }, "r")).toEqual({
+            identityId: IDENTITY,
+            authenticationType: "unauthenticated",
+            authenticationProvider: "",
+            requestId: "r",
+        });
+        expect(event({}, "r")).toEqual({ identityId: "", authenticationType: "", authenticationProvider: "", requestId: "r" });
+    });
+
+    test("every hostile piece as provider, type, identity and request id gives the exact event", () => {
+        for (const piece of HOSTILE_PIECES) {
+            const provider = `${ISSUER},${ISSUER}:CognitoSignIn:${piece}`;
+            expect(event({ cognitoIdentityId: piece, cognitoAuthenticationType: piece, cognitoAuthenticationProvider: provider }, `r${piece}`)).toEqual({
+                identityId: piece,
+                authenticationType: piece,
+                authenticationProvider: provider,
+                requestId: `r${piece}`,
+            });
+        }
+    });
+
+    test("500 generated providers (seeded) all give the exact event", () => {
+        const next = random(11);
+        for (let i = 0; i < 500; i++) {
+            const provider = hostileString(next, 16);
+            const identityId = hostileString(next, 8);
+            expect(event({ cognitoIdentityId: identityId, cognitoAuthenticationType: "authenticated", cognitoAuthenticationProvider: provider }, "r")).toEqual({
+                identityId,
+                authenticationType: "authenticated",
+                authenticationProvider: provider,
+                requestId: "r",
+            });
+        }
     });
 });

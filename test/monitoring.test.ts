@@ -15,7 +15,7 @@ beforeAll(async () => {
     // With push credentials, so that the platform applications' delivery is on the dashboard.
     prod = await loadProgram("prod", CREDENTIALS, CREDENTIAL_SECRET_KEYS);
     // Two programs: about 10 s each on an idle machine, several times that on a shared one.
-}, 180_000);
+}, 360_000);
 
 const ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm";
 const arn = (service: string, resource: string) => `arn:aws:${service}:${REGION}:${ACCOUNT}:${resource}`;
@@ -95,6 +95,7 @@ function expectedAlarms(e: Expected): Record<string, unknown>[] {
         ["devices", "notifications-devices"],
         ["notifications-sender", "notifications-sender"],
         ["blocks", "notifications-blocks"],
+        ["account-deletion", "account-deletion"],
     ];
     // The stage's OpenSearch domain (named by searchDomainName), with the account from the topic's ARN.
     const search = (key: string, metricName: string, statistic: string, periods: number, threshold: number, comparisonOperator: string, treatMissingData: string) => ({
@@ -114,6 +115,7 @@ function expectedAlarms(e: Expected): Record<string, unknown>[] {
     return [
         queue("search-failed-records", "search-failed-records"),
         queue("notifications-failed-pushes", "notifications-failed-pushes"),
+        queue("account-deletion-failures", "account-failures"),
         ...functions.flatMap(([label, fn]) => [
             lambda(label, fn, "errors", "Errors", e.functionErrors),
             lambda(label, fn, "throttles", "Throttles", 1),
@@ -138,6 +140,8 @@ function expectedAlarms(e: Expected): Record<string, unknown>[] {
         lambda("search-indexer", "search-indexer", "destination-delivery-failures", "DestinationDeliveryFailures", 1),
         lambda("notifications-sender", "notifications-sender", "async-events-dropped", "AsyncEventsDropped", 1),
         lambda("notifications-sender", "notifications-sender", "destination-delivery-failures", "DestinationDeliveryFailures", 1),
+        lambda("account-deletion", "account-deletion", "async-events-dropped", "AsyncEventsDropped", 1),
+        lambda("account-deletion", "account-deletion", "destination-delivery-failures", "DestinationDeliveryFailures", 1),
         {
             ...base,
             name: name("api-5xx-rate"),
@@ -232,7 +236,7 @@ describe("dashboard", () => {
                 `AWS/ApiGateway Latency ${api} p99`,
             ]),
         );
-        for (const fn of ["notes-function", "search-function", "search-indexer", "notifications-devices", "notifications-sender"]) {
+        for (const fn of ["notes-function", "search-function", "search-indexer", "notifications-devices", "notifications-sender", "account-deletion"]) {
             expect(rows).toEqual(
                 expect.arrayContaining([
                     `AWS/Lambda Invocations FunctionName=${fn}-abc1234 Sum`,
@@ -247,6 +251,7 @@ describe("dashboard", () => {
                 "AWS/Lambda IteratorAge FunctionName=search-indexer-abc1234 Maximum",
                 "AWS/SQS ApproximateNumberOfMessagesVisible QueueName=search-failed-records-abc1234 Maximum",
                 "AWS/SQS ApproximateNumberOfMessagesVisible QueueName=notifications-failed-pushes-abc1234 Maximum",
+                "AWS/SQS ApproximateNumberOfMessagesVisible QueueName=account-failures-abc1234 Maximum",
                 "AWS/Lambda AsyncEventsDropped FunctionName=notifications-sender-abc1234 Sum",
                 "AWS/SNS NumberOfMessagesPublished TopicName=notifications-topic-abc1234 Sum",
             ]),

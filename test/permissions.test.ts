@@ -27,7 +27,21 @@ const ACTIONS: Record<string, string> = {
     HeadObjectCommand: "s3:GetObject",
     ListObjectsV2Command: "s3:ListBucket",
     DeleteObjectCommand: "s3:DeleteObject",
+    ListObjectVersionsCommand: "s3:ListBucketVersions",
+    DeleteIdentitiesCommand: "cognito-identity:DeleteIdentities",
+    ListUsersCommand: "cognito-idp:ListUsers",
+    AdminDeleteUserCommand: "cognito-idp:AdminDeleteUser",
 };
+
+/**
+ * A `DeleteObject` that names a `VersionId` is authorized as s3:DeleteObjectVersion instead ("DeleteObject",
+ * Amazon S3 API reference: "To remove a specific version, you must use the versionId query parameter … you
+ * must have the s3:DeleteObjectVersion permission").
+ */
+function deleteObjectActions(code: string): string[] {
+    const calls = [...code.matchAll(/new (?:[\w$]+\.)?DeleteObjectCommand\(\{([^}]*)\}/g)].map((m) => m[1]);
+    return [...new Set(calls.map((args) => (/\bVersionId:/.test(args) ? "s3:DeleteObjectVersion" : "s3:DeleteObject")))];
+}
 
 /**
  * Calls that are not SDK commands: a presigned POST is signed with the function's credentials, so the
@@ -58,7 +72,7 @@ beforeAll(async () => {
     program = await loadProgram("dev", CREDENTIALS, CREDENTIAL_SECRET_KEYS);
 });
 
-test.each(["notes-function", "uploads-function", "search-indexer", "search-function", "notifications-devices", "notifications-sender", "notifications-blocks"])(
+test.each(["notes-function", "uploads-function", "search-indexer", "search-function", "notifications-devices", "notifications-sender", "notifications-blocks", "account-deletion"])(
     "%s: its role allows exactly the calls its shipped code makes",
     (name) => {
         const code = program.archives[name].files["__index.js"];
@@ -69,7 +83,12 @@ test.each(["notes-function", "uploads-function", "search-indexer", "search-funct
             (m) => `es:ESHttp${m[1][0]}${m[1].slice(1).toLowerCase()}`,
         );
         const required = Object.entries(REQUIRES).filter(([module]) => code.includes(`require("${module}")`));
-        const called = [...[...commands].map((c) => ACTIONS[c]), ...methods, ...required.map(([, action]) => action)].sort();
+        const called = [
+            ...[...commands].filter((c) => c !== "DeleteObjectCommand").map((c) => ACTIONS[c]),
+            ...deleteObjectActions(code),
+            ...methods,
+            ...required.map(([, action]) => action),
+        ].sort();
 
         const policy = JSON.parse(program.recorder.one("aws:iam/rolePolicy:RolePolicy", `${name}-policy`).inputs.policy);
         const granted = new Set<string>(policy.Statement.flatMap((s: { Action: string[] }) => s.Action));

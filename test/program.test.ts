@@ -41,6 +41,7 @@ describe("every stage", () => {
             });
         }
         expect(tiers.map((t) => t.type).sort()).toEqual([
+            "mobile-backend:index:AccountDeletion",
             "mobile-backend:index:Api",
             "mobile-backend:index:Data",
             // The web ACL is on in prod only.
@@ -239,6 +240,7 @@ describe("api tier", () => {
         expect(operations.map((o) => o.route).sort()).toEqual([
             "delete /blocks/{identityId}",
             "delete /devices/{deviceId}",
+            "delete /me",
             "delete /notes/{noteId}",
             "delete /uploads/{key}",
             "get /blocks",
