@@ -378,7 +378,7 @@ const ENDPOINT_CONCURRENCY = 8;
 export const SNS_MAX_MESSAGE_BYTES = 262_144;
 
 /** How long a delivery record is kept: longer than the longest `notifications.maxEventAgeSeconds` (6 h). */
-const DELIVERY_RECORD_SECONDS = 24 * 60 * 60;
+export const DELIVERY_RECORD_SECONDS = 24 * 60 * 60;
 
 /** The delivery record's name for the stage topic. */
 const TOPIC_TARGET = "topic";

@@ -20,7 +20,7 @@ import { LIMITS_TABLE_KEYS, NOTES_TABLE_KEYS } from "../infra/data";
 import { BLOCKS_TABLE_KEYS, DEVICES_TABLE_KEYS } from "../infra/notifications";
 import { startS3, type LocalS3 } from "../local/s3";
 import { createTable, startDynamo, type LocalDynamo } from "./support/dynamodb";
-import { startSns, type LocalSns } from "./support/sns";
+import { startSns, type LocalSns } from "../local/sns";
 
 const POOL = "us-east-1_AbCdEf123";
 const ISSUER = `cognito-idp.us-east-1.amazonaws.com/${POOL}`;
@@ -189,9 +189,9 @@ test("a user's complete data set is gone after DELETE /me, while another user's 
 
     const summary = await deleteAccount(event(alice), clients(), settings);
     expect(summary).toMatchObject({ identityId: alice.id, notes: 130, devices: 2, endpointsKeptForOthers: 0, objectVersions: 5, blocks: 2, user: "deleted" });
-    // Every window of the three rules from 2 h (and one window) back to one window ahead: the minutes
-    // 01:00–03:01 (122) and the hours 00:00–04:00 (5) of each hourly rule.
-    expect(summary.counterKeys).toBe(122 + 2 * 5);
+    // Every window of the three rules that ended less than 2 h ago, to one window ahead (now is 03:00:30): the
+    // minutes 01:00–03:01 (122) and the hours 01:00–04:00 (4) of each hourly rule.
+    expect(summary.counterKeys).toBe(122 + 2 * 4);
 
     expect(await holdings(alice)).toEqual(NOTHING);
     expect(await holdings(bob)).toEqual(FULL);

@@ -14,7 +14,7 @@ import { createDeclaredTable, startDynamo, type LocalDynamo } from "./support/dy
 import { startFunction, type LocalFunction } from "./support/lambda";
 import { listenOnLoopback } from "./support/net";
 import { loadProgram, type LoadedProgram } from "./support/program";
-import { startSns, type LocalSns } from "./support/sns";
+import { startSns, type LocalSns } from "../local/sns";
 
 const alice = { id: "us-east-1:11111111-1111-4111-8111-111111111111", sub: "aaaaaaaa-1111-4111-8111-111111111111" };
 const bob = { id: "us-east-1:22222222-2222-4222-8222-222222222222", sub: "bbbbbbbb-2222-4222-8222-222222222222" };

@@ -83,6 +83,14 @@ describe("every stage", () => {
         // Without guests there is no guest role to name.
         expect(prod.outputs.clientConfig).not.toHaveProperty("guestRoleArn");
     });
+
+    test("stack outputs name the failure queues and the sender, for npm run replay", () => {
+        expect(dev.outputs.failureQueueUrls).toEqual({
+            search: expect.stringMatching(/^https:\/\/sqs\.us-east-1\.amazonaws\.com\/123456789012\/search-failed-records-/),
+            push: expect.stringMatching(/^https:\/\/sqs\.us-east-1\.amazonaws\.com\/123456789012\/notifications-failed-pushes-/),
+        });
+        expect(dev.outputs.notificationsSender).toEqual(expect.stringContaining("notifications-sender"));
+    });
 });
 
 describe("identity tier", () => {
