@@ -39,7 +39,30 @@ export interface IdentityArgs {
 }
 
 /** IAM policy variable holding the caller's Cognito identity id. */
-const IDENTITY_ID = "${cognito-identity.amazonaws.com:sub}";
+export const IDENTITY_ID = "${cognito-identity.amazonaws.com:sub}";
+
+/**
+ * How users sign up and in, declared once: the user pool below is created with these, and the client config
+ * files (`npm run client-config`) tell the app the same rules.
+ */
+export const SIGN_IN = {
+    /** Users sign in with their email address (case-insensitive), verified by a code Cognito sends. */
+    usernameAttributes: ["email"],
+    autoVerifiedAttributes: ["email"],
+    passwordPolicy: PASSWORD_POLICY,
+    /** MFA: optional, with an authenticator app (TOTP) only. */
+    mfaConfiguration: "OPTIONAL",
+    mfaMethods: ["TOTP"],
+    /** The app client's flows (infra/identity-settings.ts): SRP sign-in and refresh, no password sent in the clear. */
+    explicitAuthFlows: APP_CLIENT.explicitAuthFlows,
+} as const;
+
+/**
+ * What an identity's credentials may do in the uploads bucket: read its own prefix
+ * (`uploads/<identity id>/*`), nothing else. No `s3:PutObject`: the only way in is the presigned POST of
+ * `POST /uploads`.
+ */
+export const OWN_UPLOADS_ACTIONS = ["s3:GetObject"] as const;
 
 /**
  * The identity tier. A Cognito user pool and app client for sign-up/sign-in, registered as the
@@ -118,13 +141,13 @@ export class Identity extends pulumi.ComponentResource implements RetainsResourc
         return new aws.cognito.UserPool(
             `${name}-users`,
             {
-                usernameAttributes: ["email"],
-                autoVerifiedAttributes: ["email"],
+                usernameAttributes: [...SIGN_IN.usernameAttributes],
+                autoVerifiedAttributes: [...SIGN_IN.autoVerifiedAttributes],
                 usernameConfiguration: { caseSensitive: false },
                 passwordPolicy: { ...PASSWORD_POLICY },
                 accountRecoverySetting: { recoveryMechanisms: [{ name: "verified_email", priority: 1 }] },
-                mfaConfiguration: "OPTIONAL",
-                softwareTokenMfaConfiguration: { enabled: true },
+                mfaConfiguration: SIGN_IN.mfaConfiguration,
+                softwareTokenMfaConfiguration: { enabled: (SIGN_IN.mfaMethods as readonly string[]).includes("TOTP") },
                 deletionProtection: retain ? "ACTIVE" : "INACTIVE",
                 emailConfiguration: email
                     ? {
@@ -201,7 +224,7 @@ export class Identity extends pulumi.ComponentResource implements RetainsResourc
                                 // No s3:PutObject: the only way in is the presigned POST of POST /uploads.
                                 Sid: "ReadOwnUploadsOnly",
                                 Effect: "Allow",
-                                Action: ["s3:GetObject"],
+                                Action: [...OWN_UPLOADS_ACTIONS],
                                 Resource: pulumi.interpolate`${this.uploadsBucketArn}/${UPLOADS_PREFIX}${IDENTITY_ID}/*`,
                             },
                         ],

@@ -3,6 +3,8 @@
  * deployed stage imports it (infra/api.ts puts the functions' invoke ARNs in), and the local backend serves
  * the same document with its own integration URIs.
  */
+import type { ErrorCode } from "../functions/http";
+import { errorDeclaration, errorSchema, type ResponseDeclaration, type ResponseSchema } from "../functions/responses";
 import type { JsonSchema } from "../functions/schema";
 import type { ApiRoute, RouteSet } from "./routes";
 
@@ -79,7 +81,7 @@ function jsonStringContent(reference: string): string {
 export function openApiDocument(title: string, services: IntegratedRoutes[]): OpenApiDocument {
     {
         const paths: Record<string, Record<string, unknown>> = {};
-        const schemas: Record<string, JsonSchema> = {};
+        const schemas: Record<string, JsonSchema | ResponseSchema> = {};
         for (const { routes: service, integrationUri: arn } of services) {
             for (const route of service.routes) {
                 const operation: Record<string, unknown> = {
@@ -87,13 +89,9 @@ export function openApiDocument(title: string, services: IntegratedRoutes[]): Op
                     security: [{ sigv4: [], api_key: [] }],
                     ...integration(route, arn),
                 };
-                const parameters = [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => ({
-                    name: m[1],
-                    in: "path",
-                    required: true,
-                    schema: { type: "string" },
-                }));
+                const parameters = routeParameters(route, false);
                 if (parameters.length > 0) operation.parameters = parameters;
+                operation.responses = routeResponses(route, schemas, false);
                 if (route.requestSchema) {
                     const model = route.requestSchema.title;
                     if (!model || !/^[A-Za-z0-9]+$/.test(model)) {
@@ -156,7 +154,6 @@ function integration(route: ApiRoute, functionArn: string | undefined): Record<s
     if (route.fixedResponse) {
         const status = String(route.fixedResponse.statusCode);
         return {
-            responses: { [status]: { description: "Fixed response" } },
             "x-amazon-apigateway-integration": {
                 type: "mock",
                 passthroughBehavior: "when_no_match",
@@ -175,7 +172,6 @@ function integration(route: ApiRoute, functionArn: string | undefined): Record<s
     }
     if (route.invocation === "async") {
         return {
-            responses: { "202": { description: "Accepted: the function runs after the response" } },
             "x-amazon-apigateway-integration": {
                 type: "aws",
                 httpMethod: "POST",
@@ -192,7 +188,6 @@ function integration(route: ApiRoute, functionArn: string | undefined): Record<s
         };
     }
     return {
-        responses: { "200": { description: "JSON response; errors are {success: false, error: {code, message}}" } },
         "x-amazon-apigateway-integration": {
             type: "aws_proxy",
             httpMethod: "POST",
@@ -208,4 +203,163 @@ function operationId(route: ApiRoute): string {
         .filter(Boolean)
         .map((part) => part.replace(/[{}]/g, ""));
     return [route.method.toLowerCase(), ...words.map((w) => w[0].toUpperCase() + w.slice(1))].join("");
+}
+
+/**
+ * API Gateway's own errors on a route, by status code, as gateway response types ("Gateway response types
+ * for API Gateway"); the stage's gateway responses give them the functions' error shape. API Gateway answers
+ * 500 when Lambda refuses the invocation, and 502 when the function fails or answers in the wrong format
+ * ("Handling Lambda errors with an API Gateway API", Lambda developer guide); an integration that does not
+ * answer in time is `INTEGRATION_TIMEOUT` (504).
+ */
+function gatewayErrors(route: ApiRoute): Record<number, string[]> {
+    const errors: Record<number, string[]> = {
+        403: ["MISSING_AUTHENTICATION_TOKEN", "INVALID_SIGNATURE", "EXPIRED_TOKEN", "INVALID_API_KEY", "ACCESS_DENIED", "WAF_FILTERED"],
+        413: ["REQUEST_TOO_LARGE"],
+        429: ["THROTTLED", "QUOTA_EXCEEDED"],
+        500: ["DEFAULT_5XX"],
+    };
+    if (route.fixedResponse) return errors;
+    errors[504] = ["INTEGRATION_FAILURE", "INTEGRATION_TIMEOUT"];
+    if (route.invocation !== "async") errors[502] = ["DEFAULT_5XX"];
+    return errors;
+}
+
+/** The error codes a route's function answers with, by status code (functions/http.ts). */
+const ERROR_STATUS: Record<ErrorCode, number> = {
+    BadRequest: 400,
+    Forbidden: 403,
+    NotFound: 404,
+    MethodNotAllowed: 405,
+    Conflict: 409,
+    PayloadTooLarge: 413,
+    TooManyRequests: 429,
+    NotImplemented: 501,
+    InternalError: 500,
+};
+
+/** Every response of a route, by status code: its declared successes, its function's errors and API Gateway's. */
+export function routeDeclarations(route: ApiRoute): Record<string, ResponseDeclaration> {
+    const declared: Record<string, ResponseDeclaration> = {};
+    for (const [status, response] of Object.entries(route.responses ?? {})) declared[status] = response;
+    const functionCodes: Record<number, ErrorCode[]> = {};
+    if (route.fixedResponse) {
+        const { statusCode, body } = route.fixedResponse;
+        declared[String(statusCode)] = { description: "Answered by API Gateway itself", schema: errorSchema, example: body };
+    } else {
+        // Async routes: API Gateway validates the body (BAD_REQUEST_BODY, answered with the functions' code); a
+        // body-less one has nothing to refuse.
+        const codes: ErrorCode[] =
+            route.invocation === "async" ? (route.body === "none" ? [] : ["BadRequest"]) : ["Forbidden", "InternalError", ...(route.errors ?? [])];
+        for (const code of codes) (functionCodes[ERROR_STATUS[code]] ??= []).push(code);
+    }
+    const gateway = gatewayErrors(route);
+    const statuses = [...new Set([...Object.keys(functionCodes), ...Object.keys(gateway)].map(Number))].sort((a, b) => a - b);
+    for (const status of statuses) {
+        if (declared[String(status)]) continue;
+        declared[String(status)] = errorDeclaration({ functionCodes: functionCodes[status] ?? [], gatewayTypes: gateway[status] ?? [] });
+    }
+    return declared;
+}
+
+/** The OpenAPI `responses` of a route; each body schema becomes a named component (an API Gateway model). */
+function routeResponses(route: ApiRoute, schemas: Record<string, JsonSchema | ResponseSchema>, withExamples: boolean): Record<string, unknown> {
+    const responses: Record<string, unknown> = {};
+    for (const [status, response] of Object.entries(routeDeclarations(route))) {
+        const model = response.schema.title;
+        if (!model || !/^[A-Za-z0-9]+$/.test(model)) {
+            throw new Error(`The ${status} response of ${route.method} ${route.path} needs a schema with an alphanumeric title`);
+        }
+        if (schemas[model] !== undefined && schemas[model] !== response.schema) throw new Error(`Two schemas are named ${model}`);
+        schemas[model] = response.schema;
+        const media: Record<string, unknown> = { schema: { $ref: `#/components/schemas/${model}` } };
+        if (withExamples) media.example = response.example;
+        responses[status] = { description: response.description, content: { "application/json": media } };
+    }
+    return responses;
+}
+
+/** A route's path parameters and, for the client document, its query parameters. */
+function routeParameters(route: ApiRoute, withQuery: boolean): Record<string, unknown>[] {
+    const parameters: Record<string, unknown>[] = [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => ({
+        name: m[1],
+        in: "path",
+        required: true,
+        schema: { type: "string" },
+    }));
+    if (withQuery) {
+        for (const q of route.query ?? []) {
+            parameters.push({ name: q.name, in: "query", required: q.required ?? false, description: q.description, schema: q.schema });
+        }
+    }
+    return parameters;
+}
+
+/** The security schemes, as a client reads them (no API Gateway extension). */
+const CLIENT_SECURITY_SCHEMES = {
+    sigv4: {
+        type: "apiKey",
+        name: "Authorization",
+        in: "header",
+        description:
+            "AWS Signature Version 4 (service `execute-api`, the stage's region) with the temporary credentials of the Cognito identity " +
+            "pool (signed in, or a guest where the stage allows guests); the signature also covers `x-amz-date` and `x-amz-security-token`.",
+    },
+    api_key: { type: "apiKey", name: "x-api-key", in: "header", description: "The app's API key (`apiKey` in mobile-backend.json)." },
+};
+
+/**
+ * The API as a client sees it (`npm run openapi`): OpenAPI 3.0 without AWS extensions, from the same route
+ * declarations as the deployed document, with request and response schemas, query parameters, examples and
+ * the security requirements (SigV4 with Cognito credentials, and the API key).
+ */
+export function clientOpenApiDocument(title: string, routeSets: RouteSet[], serverUrl?: string): OpenApiDocument {
+    const paths: Record<string, Record<string, unknown>> = {};
+    const schemas: Record<string, JsonSchema | ResponseSchema> = {};
+    for (const set of routeSets) {
+        for (const route of set.routes) {
+            const operation: Record<string, unknown> = {
+                operationId: operationId(route),
+                tags: [set.name],
+                security: [{ sigv4: [], api_key: [] }],
+            };
+            const parameters = routeParameters(route, true);
+            if (parameters.length > 0) operation.parameters = parameters;
+            if (route.requestSchema) {
+                const model = route.requestSchema.title as string;
+                schemas[model] = route.requestSchema;
+                operation.requestBody = { required: true, content: { "application/json": { schema: { $ref: `#/components/schemas/${model}` } } } };
+            }
+            operation.responses = routeResponses(route, schemas, true);
+            const methods = (paths[route.path] ??= {});
+            const method = route.method.toLowerCase();
+            if (methods[method]) throw new Error(`Two services serve ${route.method} ${route.path}`);
+            methods[method] = operation;
+        }
+    }
+    return {
+        openapi: "3.0.3",
+        info: {
+            title,
+            version: "1.0",
+            description:
+                "Every request is signed with SigV4 (Cognito identity credentials) and carries the app's API key in `x-api-key`. " +
+                'Every error answers `{"success": false, "error": {"code", "message"}}`, from the functions and from API Gateway alike.',
+        },
+        servers: [
+            serverUrl
+                ? { url: serverUrl }
+                : {
+                      url: "https://{restApiId}.execute-api.{region}.amazonaws.com/{stage}",
+                      variables: {
+                          restApiId: { default: "abcdef1234", description: "The REST API's id (in the apiUrl output)" },
+                          region: { default: "us-east-1" },
+                          stage: { default: "dev" },
+                      },
+                  },
+        ],
+        tags: routeSets.map((set) => ({ name: set.name })),
+        paths,
+        components: { schemas, securitySchemes: CLIENT_SECURITY_SCHEMES },
+    };
 }

@@ -1,7 +1,9 @@
 /**
- * The README's commands and statements, checked against the code they describe: every `pulumi config set`
- * command through the program's own config loader (with the CLI's storage rules), every `pulumi stack rm`
- * keeping the stack file, and the media URL example computed by the functions' `mediaUrl`.
+ * The documentation's commands and statements (README.md and every page of docs/), checked against the code
+ * they describe: every `pulumi config set` command through the program's own config loader (with the CLI's
+ * storage rules), every `pulumi stack rm` keeping the stack file, the media URL example computed by the
+ * functions' `mediaUrl`; and the pages themselves: every page reachable from the README, every relative link
+ * and anchor resolving. The docs' code snippets are compiled in test/docs-snippets.test.ts.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -12,7 +14,15 @@ import { stackFileConfig } from "./support/mocks";
 import { pathSegments, StackConfig } from "./support/pulumi-config";
 
 const ROOT = path.join(__dirname, "..");
-const README = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+/** Every Markdown page: the README and docs/*.md, by path from the project root. */
+const PAGES: Record<string, string> = Object.fromEntries(
+    ["README.md", ...fs.readdirSync(path.join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)].map((f) => [
+        f,
+        fs.readFileSync(path.join(ROOT, f), "utf8"),
+    ]),
+);
+/** All pages as one text, for statements that live on exactly one of them. */
+const ALL_DOCS = Object.values(PAGES).join("\n");
 
 /** The shell code blocks of a Markdown text (fences may be indented inside lists), as lists of lines. */
 function shellBlocks(markdown: string): string[][] {
@@ -78,14 +88,16 @@ function storedAt(config: StackConfig, key: string): unknown {
     return rest.reduce<unknown>((node, part) => (node as Record<string | number, unknown> | undefined)?.[part], config.values[top]);
 }
 
-const configBlocks = shellBlocks(README).filter((block) => block.some((line) => line.includes("pulumi config set")));
+const configBlocks = Object.values(PAGES)
+    .flatMap((page) => shellBlocks(page))
+    .filter((block) => block.some((line) => line.includes("pulumi config set")));
 
-test("the README has config commands to check", () => {
+test("the docs have config commands to check", () => {
     expect(configBlocks.length).toBeGreaterThanOrEqual(4);
 });
 
 test.each(configBlocks.map((block) => [block.filter((l) => l.includes("pulumi config set")).join(" ; "), block]))(
-    "README commands `%s` make a stage the program loads",
+    "docs commands `%s` make a stage the program loads",
     (_title, block) => {
         const stacks = new Map<string, StackConfig>();
         applied = [];
@@ -109,14 +121,14 @@ test.each(configBlocks.map((block) => [block.filter((l) => l.includes("pulumi co
     },
 );
 
-test("every `pulumi stack rm` in the README keeps the committed stack file", () => {
-    const removals = README.split("\n").filter((line) => /pulumi stack rm \S/.test(line));
+test("every `pulumi stack rm` in the docs keeps the committed stack file", () => {
+    const removals = ALL_DOCS.split("\n").filter((line) => /pulumi stack rm \S/.test(line));
     expect(removals.length).toBeGreaterThan(0);
     for (const line of removals) expect(line).toContain("--preserve-config");
 });
 
-test("the README's media URL example is the URL the functions build", () => {
-    const example = /the key `([^`]+)` is served at `([^`]+)`/.exec(README);
+test("the docs' media URL example is the URL the functions build", () => {
+    const example = /the key `([^`]+)` is served at `([^`]+)`/.exec(ALL_DOCS);
     expect(example).not.toBeNull();
     const [, key, url] = example as RegExpExecArray;
     expect(mediaUrl("https://d1234abcd.cloudfront.net", key)).toBe(url);
@@ -137,7 +149,78 @@ test.each(["dev", "prod"])("the push commands commented in Pulumi.%s.yaml config
     expect(loaded?.notifications.fcm).toEqual({ serviceAccountJson: FCM_KEY });
 });
 
-test("the README states the notes body cap the function enforces", () => {
-    const stated = /a body larger than any valid note can be \(([\d,]+) bytes\)/.exec(README)?.[1];
+test("the docs state the notes body cap the function enforces", () => {
+    const stated = /a body larger than any valid note can be \(([\d,]+) bytes\)/.exec(ALL_DOCS)?.[1];
     expect(stated?.replace(/,/g, "")).toBe(String(NOTE_BODY_BYTES));
+});
+
+/** GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens. */
+function anchorOf(heading: string): string {
+    return heading
+        .trim()
+        .toLowerCase()
+        .replace(/[^\p{L}\p{N}\- _]/gu, "")
+        .replace(/ /g, "-");
+}
+
+/** The headings' anchors of a page (outside code blocks). */
+function anchors(markdown: string): Set<string> {
+    const found = new Set<string>();
+    let fenced = false;
+    for (const line of markdown.split("\n")) {
+        if (/^\s*```/.test(line)) fenced = !fenced;
+        const heading = !fenced && /^#{1,6} (.*)$/.exec(line);
+        if (heading) found.add(anchorOf(heading[1]));
+    }
+    return found;
+}
+
+/** Relative links of a page (outside code blocks): `[text](target)`, without http(s) and mailto. */
+function links(markdown: string): string[] {
+    const prose = markdown.replace(/```[\s\S]*?```/g, "");
+    return [...prose.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]).filter((t) => !/^(https?:|mailto:)/.test(t));
+}
+
+/**
+ * Pages that other branches write at the same time as this one (local backend, smoke test, account deletion,
+ * replay): linked already, checked once they exist.
+ */
+const PAGES_OF_OTHER_BRANCHES = ["docs/local-development.md", "docs/smoke-test.md", "docs/account-deletion.md", "docs/replay.md"];
+
+test.each(Object.keys(PAGES))("%s: every relative link and anchor resolves", (page) => {
+    for (const link of links(PAGES[page])) {
+        const [file, anchor] = link.split("#");
+        const target = file === "" ? page : path.posix.normalize(path.posix.join(path.posix.dirname(page), file));
+        if (!fs.existsSync(path.join(ROOT, target))) {
+            expect([page, link, PAGES_OF_OTHER_BRANCHES]).toEqual([page, link, expect.arrayContaining([target])]);
+            continue;
+        }
+        if (anchor !== undefined && target.endsWith(".md")) {
+            const text = PAGES[target] ?? fs.readFileSync(path.join(ROOT, target), "utf8");
+            expect([page, link, anchors(text).has(anchor)]).toEqual([page, link, true]);
+        }
+    }
+});
+
+test("every page of docs/ is linked from the README, which stays a front door (about 250 lines at most)", () => {
+    const linked = new Set(links(PAGES["README.md"]).map((l) => l.split("#")[0]));
+    for (const page of Object.keys(PAGES).filter((p) => p !== "README.md")) expect([page, linked.has(page)]).toEqual([page, true]);
+    for (const page of PAGES_OF_OTHER_BRANCHES) expect([page, linked.has(page)]).toEqual([page, true]);
+    expect(PAGES["README.md"].split("\n").length).toBeLessThanOrEqual(260);
+});
+
+test("the README's client setup runs the two generators with arguments they accept", async () => {
+    const { parseArguments: clientConfigArguments } = await import("../cli/client-config");
+    const { parseArguments: openApiArguments } = await import("../cli/openapi");
+    const commands = Object.values(PAGES)
+        .flatMap((page) => shellBlocks(page))
+        .flat()
+        .map((line) => line.replace(/\s+#.*$/, ""))
+        .filter((line) => /^npm run (client-config|openapi) -- /.test(line));
+    expect(commands.length).toBeGreaterThanOrEqual(2);
+    for (const command of commands) {
+        const words = (command.match(/"\$\([^)]*\)"|"[^"]*"|\S+/g) ?? []).map((w) => (w.startsWith('"$(') ? "https://abc123.execute-api.us-east-1.amazonaws.com/dev" : w));
+        const argv = words.slice(words.indexOf("--") + 1);
+        expect(() => (words[2] === "client-config" ? clientConfigArguments(argv) : openApiArguments(argv))).not.toThrow();
+    }
 });
