@@ -857,6 +857,9 @@ export async function startCognito(options: LocalCognitoOptions): Promise<LocalC
             res.end(reply.body);
         });
     });
+    // Node closes an idle kept-alive connection after 5 s; an SRP client busy with its large powers for longer then
+    // sends RespondToAuthChallenge on a closed connection and gets a reset. AWS endpoints keep idle connections longer.
+    server.keepAliveTimeout = 65_000;
     await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
         server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
