@@ -167,6 +167,9 @@ export const notificationsTopicArn = notifications.topic.arn;
 export const searchEngine = search.summary;
 /** The notes table, for `npm run reindex` (which scans it to rebuild the search index). */
 export const notesTable = data.notesTable.name;
+/** The devices and blocks tables, for `npm run journey -- --stack` (which checks a deleted account left nothing). */
+export const devicesTable = notifications.devicesTable.name;
+export const blocksTable = notifications.blocksTable.name;
 /** For `npm run replay`: the failure queues (URLs) and the function a failed push is replayed through. */
 export const failureQueueUrls = { search: search.failedRecords?.url, push: notifications.failedPushes.url };
 export const notificationsSender = notifications.senderFunction.name;

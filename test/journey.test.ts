@@ -11,10 +11,7 @@ import { runJourney, type JourneyResult } from "../cli/journey";
 import { localTarget, readLocalClientConfig } from "../cli/journey-targets";
 import { startBackend, type LocalBackend } from "../local/backend";
 
-// SKIPPED on this branch only: the local backend on main (wt-local's checkpoint) does not yet write `inbox` into
-// client-config.json nor run DELETE /me. wt-local's branch does (checked at 0bb8369 and a7c0593), and there every step of this
-// file passes. Turn `describe.skip` back into `describe` when merging wt-local.
-describe.skip("npm run journey -- --local", () => {
+describe("npm run journey -- --local", () => {
     let dataDir: string;
     let backend: LocalBackend | undefined;
     const lines: string[] = [];

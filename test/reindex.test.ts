@@ -148,7 +148,7 @@ test("an outage stops the segment at the failing page; the next run retries exac
 /** Runs `npm run reindex -- ...args` as a user would (the TypeScript entry point), with local endpoints. */
 function runCommand(args: string[]): Promise<{ code: number | null; output: string }> {
     return new Promise((resolve) => {
-        const child = spawn(process.execPath, ["-r", path.join(ROOT, "test/support/register-ts.js"), path.join(ROOT, "cli/reindex.ts"), ...args], {
+        const child = spawn(process.execPath, ["-r", path.join(ROOT, "local/register-ts.js"), path.join(ROOT, "cli/reindex.ts"), ...args], {
             cwd: tmp,
             env: {
                 PATH: process.env.PATH ?? "",
