@@ -18,6 +18,7 @@
  *
  * Exit status: 0 written, 2 bad usage or configuration.
  */
+import type { ClientConfig } from "../infra/declarations";
 import type { clientConfigTypesV1_5 } from "@aws-amplify/client-config";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -35,20 +36,6 @@ export const CUSTOM_KEY = "mobileBackend";
 /** The header that carries the API key on every request. */
 export const API_KEY_HEADER = "x-api-key";
 
-/** The stack output `clientConfig` (index.ts). */
-export interface ClientConfig {
-    apiUrl: string;
-    apiKey: string;
-    region: string;
-    identityPoolId: string;
-    userPoolId: string;
-    userPoolClientId: string;
-    uploadsBucket: string;
-    uploadsPrefix: string;
-    mediaBaseUrl: string;
-    allowGuests: boolean;
-    guestRoleArn?: string;
-}
 
 /** The local backend's endpoints of the AWS services an app calls (issue 10: `<data dir>/client-config.json`). */
 export interface LocalEndpoints {

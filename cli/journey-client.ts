@@ -13,21 +13,10 @@ import { GetCredentialsForIdentityCommand, GetIdCommand, GetOpenIdTokenCommand, 
 import { fromWebToken } from "@aws-sdk/credential-providers";
 import { AuthenticationDetails, CognitoUser, CognitoUserAttribute, CognitoUserPool, type CognitoUserSession } from "amazon-cognito-identity-js";
 import * as aws4 from "aws4";
+import type { ClientConfig } from "../infra/declarations";
 
-/** The keys of the stage's `clientConfig` output (and of the local backend's client-config.json) the journey reads. */
-export interface AppConfig {
-    apiUrl: string;
-    apiKey: string;
-    region: string;
-    identityPoolId: string;
-    userPoolId: string;
-    userPoolClientId: string;
-    uploadsBucket: string;
-    uploadsPrefix: string;
-    mediaBaseUrl: string;
-    allowGuests: boolean;
-    guestRoleArn?: string;
-}
+/** The stage's `clientConfig` output (and the local backend's client-config.json), as the journey reads it. */
+export type AppConfig = ClientConfig;
 
 /** Where the identity clients go instead of AWS (the local backend); empty for a deployed stage. */
 export interface AppEndpoints {

@@ -71,3 +71,21 @@ export const UPLOADS_PREFIX = "uploads/";
 
 /** The stage's index on its own OpenSearch domain (one domain per stage). */
 export const OPENSEARCH_INDEX = "notes";
+
+/**
+ * The stack output `clientConfig` (index.ts): everything a mobile app needs. The local backend's
+ * client-config.json has the same keys (plus its endpoints); `npm run client-config` and `npm run journey` read it.
+ */
+export interface ClientConfig {
+    apiUrl: string;
+    apiKey: string;
+    region: string;
+    identityPoolId: string;
+    userPoolId: string;
+    userPoolClientId: string;
+    uploadsBucket: string;
+    uploadsPrefix: string;
+    mediaBaseUrl: string;
+    allowGuests: boolean;
+    guestRoleArn?: string;
+}

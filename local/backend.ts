@@ -38,6 +38,7 @@ import { localIntegrationUri, startApi, type CallerCredentials, type LocalApi, t
 import { startFunctions, type FunctionRuntime, type FunctionSpec } from "./functions";
 import { start as startOpenSearch, type LocalOpenSearch } from "./opensearch";
 import { startCognito, type LocalCognito } from "./cognito";
+import type { ClientConfig } from "../infra/declarations";
 import { startS3, type LocalS3, type S3AccessRequest } from "./s3";
 import { startLocalDynamoDb } from "./dynamodb";
 import { createPlatformApplicationsAndTopic, startSns, type LocalSns } from "./sns";
@@ -82,18 +83,7 @@ export const SERVICE_ORDER = ["api", "cognito", "s3", "dynamodb", "opensearch", 
 export type ServiceName = (typeof SERVICE_ORDER)[number];
 
 /** `<data dir>/client-config.json`: the deployed `clientConfig` output's keys, and the local endpoints. */
-export interface LocalClientConfig {
-    apiUrl: string;
-    apiKey: string;
-    region: string;
-    identityPoolId: string;
-    userPoolId: string;
-    userPoolClientId: string;
-    uploadsBucket: string;
-    uploadsPrefix: string;
-    mediaBaseUrl: string;
-    allowGuests: boolean;
-    guestRoleArn?: string;
+export interface LocalClientConfig extends ClientConfig {
     /** Where each AWS client goes instead of AWS (the SDK's `endpoint`, or `AWS_ENDPOINT_URL_<SERVICE>`). */
     endpoints: {
         cognitoIdentityProvider: string;

@@ -23,9 +23,9 @@ import {
     REST_API_NAME,
     run,
     type AmplifyOutputs,
-    type ClientConfig,
     type CustomOutputs,
 } from "../cli/client-config";
+import type { ClientConfig } from "../infra/declarations";
 import type { RecordedResource } from "./support/mocks";
 import { loadProgram, type LoadedProgram } from "./support/program";
 import { typeErrors } from "./support/typecheck";
