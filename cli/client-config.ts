@@ -24,6 +24,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { IDENTITY_ID, OWN_UPLOADS_ACTIONS, SIGN_IN } from "../infra/identity";
+import { eachFlag, UsageError } from "./args";
 
 /** The Amplify Gen 2 client configuration, schema version 1.5. */
 export type AmplifyOutputs = clientConfigTypesV1_5.AWSAmplifyBackendOutputs;
@@ -35,7 +36,6 @@ export const REST_API_NAME = "mobileBackend";
 export const CUSTOM_KEY = "mobileBackend";
 /** The header that carries the API key on every request. */
 export const API_KEY_HEADER = "x-api-key";
-
 
 /** The local backend's endpoints of the AWS services an app calls (issue 10: `<data dir>/client-config.json`). */
 export interface LocalEndpoints {
@@ -97,8 +97,6 @@ export interface AmplifyConfiguration {
 }
 
 const USER_AGENT = "mobile-backend/client-config";
-
-class UsageError extends Error {}
 
 /** Reads and checks a `clientConfig` value (a stack output, or the local backend's file). */
 export function readClientConfig(value: unknown, source: string): ClientConfig {
@@ -307,13 +305,7 @@ const USAGE = "usage: npm run client-config -- --stack <stage> | --local [--data
 
 export function parseArguments(argv: string[]): Arguments {
     const args: Arguments = { local: false, data: ".data", out: "." };
-    for (let i = 0; i < argv.length; i++) {
-        const flag = argv[i];
-        const value = () => {
-            const v = argv[++i];
-            if (v === undefined || v.startsWith("--")) throw new UsageError(`${flag} needs a value`);
-            return v;
-        };
+    eachFlag(argv, (flag, value) => {
         switch (flag) {
             case "--stack":
                 args.stack = value();
@@ -333,7 +325,7 @@ export function parseArguments(argv: string[]): Arguments {
             default:
                 throw new UsageError(`unknown argument ${flag}`);
         }
-    }
+    });
     const sources = [args.stack !== undefined, args.outputs !== undefined, args.local].filter(Boolean).length;
     if (sources !== 1) throw new UsageError("give exactly one of --stack, --local and --outputs");
     if (argv.includes("--data") && !args.local) throw new UsageError("--data goes with --local");

@@ -33,6 +33,7 @@ import {
     type NotificationWatch,
 } from "./journey-targets";
 import { readStackOutputs } from "./reindex";
+import { eachFlag, UsageError } from "./args";
 
 export type StepStatus = "passed" | "failed" | "skipped";
 
@@ -445,8 +446,6 @@ async function cleanUp(
 // ---------------------------------------------------------------------------------------------------------------
 // Command line.
 
-class UsageError extends Error {}
-
 const USAGE = "usage: npm run journey -- --local [--data DIR] | --stack <stage> [--outputs FILE]";
 
 export interface JourneyArguments {
@@ -458,13 +457,7 @@ export interface JourneyArguments {
 
 export function parseArguments(argv: string[]): JourneyArguments {
     const args: JourneyArguments = { local: false, data: ".data" };
-    for (let i = 0; i < argv.length; i++) {
-        const flag = argv[i];
-        const value = () => {
-            const v = argv[++i];
-            if (v === undefined || v.startsWith("--")) throw new UsageError(`${flag} needs a value`);
-            return v;
-        };
+    eachFlag(argv, (flag, value) => {
         switch (flag) {
             case "--local":
                 args.local = true;
@@ -481,7 +474,7 @@ export function parseArguments(argv: string[]): JourneyArguments {
             default:
                 throw new UsageError(`unknown argument ${flag}`);
         }
-    }
+    });
     const deployed = args.stack !== undefined || args.outputs !== undefined;
     if (args.local === deployed) throw new UsageError("give either --local or --stack <stage> (or --outputs FILE)");
     return args;

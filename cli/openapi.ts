@@ -16,8 +16,7 @@ import { parse as parseYaml } from "yaml";
 import { parseStageConfig, StageConfigError, type StageConfig } from "../infra/config";
 import { clientOpenApiDocument, type OpenApiDocument } from "../infra/openapi";
 import { stageRoutes } from "../infra/routes";
-
-class UsageError extends Error {}
+import { eachFlag, UsageError } from "./args";
 
 const USAGE = "usage: npm run openapi -- [--stack <stage>] [--server URL] [--out FILE]";
 const NAMESPACE = "mobile-backend";
@@ -30,13 +29,7 @@ interface Arguments {
 
 export function parseArguments(argv: string[]): Arguments {
     const args: Arguments = { stack: "dev", out: "openapi.json" };
-    for (let i = 0; i < argv.length; i++) {
-        const flag = argv[i];
-        const value = () => {
-            const v = argv[++i];
-            if (v === undefined || v.startsWith("--")) throw new UsageError(`${flag} needs a value`);
-            return v;
-        };
+    eachFlag(argv, (flag, value) => {
         switch (flag) {
             case "--stack":
                 args.stack = value();
@@ -51,7 +44,7 @@ export function parseArguments(argv: string[]): Arguments {
             default:
                 throw new UsageError(`unknown argument ${flag}`);
         }
-    }
+    });
     return args;
 }
 

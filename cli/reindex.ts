@@ -21,9 +21,7 @@ import { createOpenSearchIndexer } from "../functions/opensearch";
 import { createOpenSearchClient } from "../functions/opensearch-client";
 import { reindexTable, type ReindexCheckpoint } from "../functions/reindex";
 import type { SearchSummary } from "../infra/search";
-
-/** Bad usage or configuration (exit status 2). */
-export class UsageError extends Error {}
+import { eachFlag, UsageError } from "./args";
 
 interface Arguments {
     stack?: string;
@@ -38,13 +36,7 @@ const USAGE = `usage: npm run reindex -- --stack <stage> [--outputs FILE] [--seg
 
 export function parseArguments(argv: string[]): Arguments {
     const args: Arguments = { segments: 4, pageSize: 100, restart: false };
-    for (let i = 0; i < argv.length; i++) {
-        const flag = argv[i];
-        const value = () => {
-            const v = argv[++i];
-            if (v === undefined || v.startsWith("--")) throw new UsageError(`${flag} needs a value`);
-            return v;
-        };
+    eachFlag(argv, (flag, value) => {
         const count = (max: number) => {
             const n = Number(value());
             if (!Number.isSafeInteger(n) || n < 1 || n > max) throw new UsageError(`${flag} must be a whole number from 1 to ${max}`);
@@ -72,7 +64,7 @@ export function parseArguments(argv: string[]): Arguments {
             default:
                 throw new UsageError(`unknown argument ${flag}`);
         }
-    }
+    });
     if (args.stack === undefined && args.outputs === undefined) throw new UsageError("--stack (or --outputs) is required");
     return args;
 }

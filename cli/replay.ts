@@ -44,7 +44,8 @@ import { ChangeMessageVisibilityCommand, DeleteMessageCommand, MessageNotInfligh
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
 import { DELIVERY_RECORD_SECONDS } from "../functions/notifications";
 import { reindexTable, type ReindexCheckpoint } from "../functions/reindex";
-import { engineIndexer, readStackOutputs, UsageError, type StageOutputs } from "./reindex";
+import { engineIndexer, readStackOutputs, type StageOutputs } from "./reindex";
+import { eachFlag, UsageError } from "./args";
 
 export type ReplayQueue = "search" | "push";
 
@@ -471,13 +472,7 @@ const USAGE = "usage: npm run replay -- --stack <stage> [--outputs FILE] --queue
 
 export function parseArguments(argv: string[]): Arguments {
     const args: Arguments = { dryRun: false };
-    for (let i = 0; i < argv.length; i++) {
-        const flag = argv[i];
-        const value = () => {
-            const v = argv[++i];
-            if (v === undefined || v.startsWith("--")) throw new UsageError(`${flag} needs a value`);
-            return v;
-        };
+    eachFlag(argv, (flag, value) => {
         switch (flag) {
             case "--stack":
                 args.stack = value();
@@ -503,7 +498,7 @@ export function parseArguments(argv: string[]): Arguments {
             default:
                 throw new UsageError(`unknown argument ${flag}`);
         }
-    }
+    });
     if (args.stack === undefined && args.outputs === undefined) throw new UsageError("--stack (or --outputs) is required");
     if (args.queue === undefined) throw new UsageError("--queue search|push is required");
     return args;

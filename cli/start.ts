@@ -8,20 +8,13 @@
  */
 import * as path from "node:path";
 import { SERVICE_ORDER, startBackend, type BackendOptions } from "../local/backend";
-
-class UsageError extends Error {}
+import { eachFlag, UsageError } from "./args";
 
 const USAGE = "usage: npm start -- [--port N] [--data DIR] [--stage NAME] [--no-reload]";
 
 export function parseArguments(argv: string[]): BackendOptions {
     const options: BackendOptions = {};
-    for (let i = 0; i < argv.length; i++) {
-        const flag = argv[i];
-        const value = () => {
-            const v = argv[++i];
-            if (v === undefined || v.startsWith("--")) throw new UsageError(`${flag} needs a value`);
-            return v;
-        };
+    eachFlag(argv, (flag, value) => {
         switch (flag) {
             case "--port": {
                 const port = Number(value());
@@ -46,7 +39,7 @@ export function parseArguments(argv: string[]): BackendOptions {
             default:
                 throw new UsageError(`unknown argument ${flag}\n${USAGE}`);
         }
-    }
+    });
     return options;
 }
 
