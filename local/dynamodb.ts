@@ -15,8 +15,9 @@
  *     OLD_IMAGE, NEW_AND_OLD_IMAGES); `SequenceNumber` increasing; `SizeBytes`;
  *     `ApproximateCreationDateTime` in epoch seconds, rounded down; `eventSource: "aws:dynamodb"`,
  *     `eventVersion: "1.1"`, `awsRegion`, a unique `eventID`; the records of one item appear in the order
- *     of its modifications (writes to a stream-enabled table are serialised per table here: each is
- *     bracketed by consistent GetItems, so the images are exact). Lambda events add `eventSourceARN`.
+ *     of its modifications (writes to a stream-enabled table are serialised per table here: a single-item
+ *     write answers its old image itself and is followed by a consistent GetItem, a batch is bracketed by
+ *     consistent GetItems, so the images are exact). Lambda events add `eventSourceARN`.
  * Streams API (DynamoDB Streams API reference, GetShardIterator / GetRecords): records are kept 24 hours;
  * a position older than the oldest kept record is `TrimmedDataAccessException`; an iterator is valid 15
  * minutes (`ExpiredIteratorException` after); GetRecords returns at most 1000 records (Limit 1-1000)
@@ -28,6 +29,7 @@
  * shape only (as dynalite does).
  */
 import { randomBytes, randomUUID } from "node:crypto";
+import { EventEmitter } from "node:events";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -199,8 +201,10 @@ export async function startLocalDynamoDb(options: LocalDynamoOptions = {}): Prom
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const dynalite = require("dynalite") as (options: Record<string, unknown>) => http.Server;
     const backend = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(dataDir ? { path: path.join(dataDir, "dynamodb") } : {}) });
-    const backendUrl = await listen(backend, 0);
-    const agent = new http.Agent({ keepAlive: true });
+    // dynalite closes its LevelDB store only through `server.close()`, which needs a listening server: it
+    // listens on a loopback port that nobody is told of, and every request reaches it through `forward`.
+    await listen(backend, 0);
+    const dynaliteListener = backend.listeners("request")[0] as (req: unknown, res: unknown) => void;
 
     /** Streams by ARN; `byTable` holds each table's current (latest) stream. */
     const streams = new Map<string, Stream>();
@@ -275,24 +279,38 @@ export async function startLocalDynamoDb(options: LocalDynamoOptions = {}): Prom
         body: string;
     }
 
+    /**
+     * One request to dynalite, in process: its request listener is called with the request's method, URL,
+     * headers and body, and the answer is read from what it sets on the response. This is the whole of what
+     * dynalite's handler touches (`req.method`, `req.url`, `req.headers`, the `data`/`end` events;
+     * `res.statusCode`, `res.setHeader`, `res.end`), so no socket and no HTTP parsing sits between this
+     * front and the store: every write on a stream-enabled table makes up to three of these calls.
+     */
     function forward(target: string, body: string, headers: http.IncomingHttpHeaders): Promise<Reply> {
-        const url = new URL(backendUrl);
-        const outgoing: http.OutgoingHttpHeaders = { ...headers, "x-amz-target": target, "content-length": Buffer.byteLength(body) };
-        delete outgoing["transfer-encoding"];
-        delete outgoing.connection;
         return new Promise((resolve, reject) => {
-            const req = http.request({ host: url.hostname, port: url.port, method: "POST", path: "/", headers: outgoing, agent }, (res) => {
-                const chunks: Buffer[] = [];
-                res.on("data", (c: Buffer) => chunks.push(c));
-                res.on("end", () => {
-                    const out: Record<string, string> = {};
-                    for (const [k, v] of Object.entries(res.headers)) if (typeof v === "string" && k !== "connection" && k !== "keep-alive" && k !== "date") out[k] = v;
-                    resolve({ status: res.statusCode ?? 500, headers: out, body: Buffer.concat(chunks).toString("utf8") });
-                });
-                res.on("error", reject);
+            const incoming = Object.assign(new EventEmitter(), {
+                method: "POST",
+                url: "/",
+                headers: { ...headers, "x-amz-target": target, "content-length": String(Buffer.byteLength(body)) },
             });
-            req.on("error", reject);
-            req.end(body);
+            const out: Record<string, string> = {};
+            const outgoing = {
+                statusCode: 200,
+                contentType: "",
+                setHeader(name: string, value: string | number) {
+                    out[name.toLowerCase()] = String(value);
+                },
+                end(text?: string) {
+                    resolve({ status: outgoing.statusCode, headers: out, body: text ?? "" });
+                },
+            };
+            try {
+                dynaliteListener(incoming, outgoing);
+                if (body !== "") incoming.emit("data", Buffer.from(body));
+                incoming.emit("end");
+            } catch (error) {
+                reject(error instanceof Error ? error : new Error(String(error)));
+            }
         });
     }
 
@@ -370,6 +388,25 @@ export async function startLocalDynamoDb(options: LocalDynamoOptions = {}): Prom
     async function write(operation: string, body: string, input: Record<string, unknown>, headers: http.IncomingHttpHeaders): Promise<Reply> {
         const keys = touched(operation, input);
         if (keys.length === 0) return forward(`DynamoDB_20120810.${operation}`, body, headers);
+        const asked = input.ReturnValues;
+        if (keys.length === 1 && operation !== "BatchWriteItem" && (asked === undefined || asked === "NONE" || asked === "ALL_OLD")) {
+            // One item: the write itself answers the old image (ReturnValues ALL_OLD, which PutItem,
+            // UpdateItem and DeleteItem all accept), and a delete leaves none; only a put or an update reads the
+            // new image back (dynalite stores numbers normalised). The caller's answer is what it asked for.
+            const [{ stream, key }] = keys;
+            return lock([stream.tableName], async () => {
+                const reply = await forward(`DynamoDB_20120810.${operation}`, JSON.stringify({ ...input, ReturnValues: "ALL_OLD" }), headers);
+                if (reply.status !== 200) return reply;
+                const answer = JSON.parse(reply.body) as { Attributes?: Item };
+                const before = answer.Attributes;
+                const after = operation === "DeleteItem" ? undefined : await read(stream.tableName, key);
+                const record = changeRecord(stream, key, before, after, now());
+                if (record) append(stream, [record]);
+                if (asked === "ALL_OLD") return reply;
+                delete answer.Attributes;
+                return withBody(reply, answer);
+            });
+        }
         return lock(keys.map((k) => k.stream.tableName), async () => {
             let before: Array<Item | undefined>;
             try {
@@ -855,7 +892,6 @@ export async function startLocalDynamoDb(options: LocalDynamoOptions = {}): Prom
                 front.close(() => resolve());
                 front.closeAllConnections();
             });
-            agent.destroy();
             await new Promise<void>((resolve, reject) => backend.close((e?: Error) => (e ? reject(e) : resolve())));
         },
     };

@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { DescribeTableCommand, DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { DeleteItemCommand, DescribeTableCommand, DynamoDBClient, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import {
     DescribeStreamCommand,
     DynamoDBStreamsClient,
@@ -53,6 +53,7 @@ describe("local DynamoDB streams: records and the Streams API", () => {
         await db.createTable(notes("notes"));
         await db.createTable(notes("keys", "KEYS_ONLY"));
         await db.createTable(notes("old", "OLD_IMAGE"));
+        await db.createTable(notes("returns"));
         await db.createTable(createTableInput("plain", { hashKey: "id", attributes: [{ name: "id", type: "S" }] }));
     });
     afterAll(async () => {
@@ -114,6 +115,28 @@ describe("local DynamoDB streams: records and the Streams API", () => {
         expect(new Set(sequences).size).toBe(sequences.length);
     });
 
+    test("the caller gets only the ReturnValues it asked for; images carry the item as stored", async () => {
+        const key = { ownerId: { S: "returns" }, noteId: { S: "1" } };
+        const put = (n: string, extra: Record<string, unknown> = {}) =>
+            c.raw.send(new PutItemCommand({ TableName: "returns", Item: { ...key, createdAt: { S: "t" }, n: { N: n } }, ...extra }));
+        expect((await put("1.50")).Attributes).toBeUndefined(); // nothing was there
+        expect((await put("2")).Attributes).toBeUndefined(); // an item was there, but NONE was asked
+        expect((await put("3", { ReturnValues: "ALL_OLD" })).Attributes?.n).toEqual({ N: "2" });
+        const updated = await c.raw.send(
+            new UpdateItemCommand({ TableName: "returns", Key: key, UpdateExpression: "SET n = :n", ExpressionAttributeValues: { ":n": { N: "4" } }, ReturnValues: "UPDATED_NEW" }),
+        );
+        expect(updated.Attributes).toEqual({ n: { N: "4" } });
+        expect((await c.raw.send(new DeleteItemCommand({ TableName: "returns", Key: key }))).Attributes).toBeUndefined();
+        const records = await readStream(c.streams, "returns");
+        expect(records.map((r) => [r.eventName, r.dynamodb?.OldImage?.n?.N, r.dynamodb?.NewImage?.n?.N])).toEqual([
+            ["INSERT", undefined, "1.5"], // DynamoDB keeps numbers normalised: 1.50 is stored and streamed as 1.5
+            ["MODIFY", "1.5", "2"],
+            ["MODIFY", "2", "3"],
+            ["MODIFY", "3", "4"],
+            ["REMOVE", "4", undefined],
+        ]);
+    });
+
     test("view types: KEYS_ONLY carries keys only, OLD_IMAGE the item before", async () => {
         const item = { ownerId: "k", noteId: "1", createdAt: "t", body: "x" };
         for (const table of ["keys", "old"]) {
@@ -128,7 +151,7 @@ describe("local DynamoDB streams: records and the Streams API", () => {
 
     test("shard iterators: AT/AFTER_SEQUENCE_NUMBER, LATEST, unknown streams", async () => {
         const { Streams } = await c.streams.send(new ListStreamsCommand({}));
-        expect(Streams?.map((s) => s.TableName).sort()).toEqual(["keys", "notes", "old"]);
+        expect(Streams?.map((s) => s.TableName).sort()).toEqual(["keys", "notes", "old", "returns"]);
         const streamArn = Streams?.find((s) => s.TableName === "keys")?.StreamArn as string;
         const { StreamDescription } = await c.streams.send(new DescribeStreamCommand({ StreamArn: streamArn }));
         expect(StreamDescription).toMatchObject({ StreamStatus: "ENABLED", StreamViewType: "KEYS_ONLY", TableName: "keys" });
