@@ -18,7 +18,7 @@
  *   - GetUser, GlobalSignOut (revokes the user's refresh tokens and the access tokens issued before it),
  *     DeleteUser; signed (SigV4 `cognito-idp`, any key): AdminCreateUser, AdminSetUserPassword,
  *     AdminDeleteUser, AdminGetUser, ListUsers (`Filter` `attr = "v"` / `attr ^= "v"`).
- *   - Tokens: RS256 JWTs with Cognito's claims, signed with a key whose public half is at `jwksUrl`
+ *   - Tokens: RS256 JWTs with Cognito's claims, signed and verified with `jose`, with a key whose public half is at `jwksUrl`
  *     (`issuer` is `<url>/<userPoolId>`, the local counterpart of `https://cognito-idp.<region>.amazonaws.com/<poolId>`).
  *
  * Identity pool (`X-Amz-Target: AWSCognitoIdentityService.*`, JSON 1.1): GetId (logins key
@@ -40,11 +40,12 @@
  * Deliberate differences: one app client, no MFA, no devices, no forgot-password, no hosted UI, no
  * Lambda triggers, no email sending (codes and invitations go to `log`); refresh tokens are opaque random strings.
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, randomInt, randomUUID, sign, verify, type KeyObject } from "node:crypto";
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, randomInt, randomUUID, type KeyObject } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
+import { compactVerify, exportJWK, SignJWT } from "jose";
 import { APP_CLIENT, type AppClientSettings, type PasswordPolicy } from "../infra/identity-settings";
 import { SigV4Failure, verifySigV4 } from "./sigv4";
 import { passwordAuthenticationKey, passwordVerifier, serverEphemeral, validClientPublic, validPasswordClaim, type ServerEphemeral } from "./srp";
@@ -201,7 +202,6 @@ const CHALLENGE_MS = 3 * 60 * 1000;
 const MAX_BODY = 1024 * 1024;
 const incorrect = () => new CognitoError("NotAuthorizedException", "Incorrect username or password.");
 const epochSeconds = (ms: number) => Math.floor(ms / 1000);
-const b64url = (data: Buffer | string) => Buffer.from(data).toString("base64url");
 const xml = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 /** Starts the local Cognito. */
@@ -227,6 +227,7 @@ export async function startCognito(options: LocalCognitoOptions): Promise<LocalC
         if (stored) Object.assign(state, stored);
     }
     const signingKey = loadSigningKey(dataDir && path.join(dataDir, files.key));
+    const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(signingKey.publicKey)), kid: signingKey.kid, alg: "RS256", use: "sig" }] });
     const persist = () => {
         if (dataDir === undefined) return;
         const file = path.join(dataDir, files.state);
@@ -319,30 +320,25 @@ export async function startCognito(options: LocalCognitoOptions): Promise<LocalC
     });
 
     // ---- tokens ---------------------------------------------------------------------------------------------
-    const signJwt = (claims: Json): string => {
-        const header = b64url(JSON.stringify({ kid: signingKey.kid, alg: "RS256" }));
-        const body = b64url(JSON.stringify(claims));
-        return `${header}.${body}.${b64url(sign("sha256", Buffer.from(`${header}.${body}`), signingKey.privateKey))}`;
-    };
+    const signJwt = (claims: Json): Promise<string> => new SignJWT(claims).setProtectedHeader({ alg: "RS256", kid: signingKey.kid, typ: "JWT" }).sign(signingKey.privateKey);
     /** The claims of a token this endpoint signed, or undefined when it is not one (shape, key or signature). */
-    const readJwt = (token: unknown): Json | undefined => {
+    // The signature only: each caller checks the claims itself, to refuse as the service it stands for does.
+    const readJwt = async (token: unknown): Promise<Json | undefined> => {
         if (typeof token !== "string") return undefined;
-        const parts = token.split(".");
-        if (parts.length !== 3) return undefined;
         try {
-            const header = JSON.parse(Buffer.from(parts[0], "base64url").toString()) as Json;
-            if (header.alg !== "RS256" || header.kid !== signingKey.kid) return undefined;
-            if (!verify("sha256", Buffer.from(`${parts[0]}.${parts[1]}`), signingKey.publicKey, Buffer.from(parts[2], "base64url"))) return undefined;
-            return JSON.parse(Buffer.from(parts[1], "base64url").toString()) as Json;
+            const { payload, protectedHeader } = await compactVerify(token, signingKey.publicKey, { algorithms: ["RS256"] });
+            if (protectedHeader.kid !== signingKey.kid) return undefined;
+            const claims: unknown = JSON.parse(Buffer.from(payload).toString("utf8"));
+            return typeof claims === "object" && claims !== null && !Array.isArray(claims) ? (claims as Json) : undefined;
         } catch {
             return undefined;
         }
     };
-    const issueTokens = (user: StoredUser, session: StoredSession, withRefresh?: string) => {
+    const issueTokens = async (user: StoredUser, session: StoredSession, withRefresh?: string) => {
         const iat = epochSeconds(Date.now());
         const eventId = randomUUID();
         const common = { sub: user.username, iss: issuer(), origin_jti: session.originJti, event_id: eventId, auth_time: session.authTime, iat };
-        const idToken = signJwt({
+        const idToken = await signJwt({
             ...common,
             ...(user.attributes.email_verified !== undefined ? { email_verified: user.attributes.email_verified === "true" } : {}),
             "cognito:username": user.username,
@@ -352,7 +348,7 @@ export async function startCognito(options: LocalCognitoOptions): Promise<LocalC
             jti: randomUUID(),
             email: user.attributes.email,
         });
-        const accessToken = signJwt({
+        const accessToken = await signJwt({
             ...common,
             client_id: userPoolClientId,
             token_use: "access",
@@ -369,17 +365,17 @@ export async function startCognito(options: LocalCognitoOptions): Promise<LocalC
             ...(withRefresh ? { RefreshToken: withRefresh } : {}),
         };
     };
-    const signIn = (user: StoredUser) => {
+    const signIn = async (user: StoredUser) => {
         const refreshToken = randomBytes(96).toString("base64url");
         const now = Date.now();
         const session: StoredSession = { username: user.username, originJti: randomUUID(), authTime: epochSeconds(now), expires: now + appClient.refreshTokenValidityDays * 86400_000, revoked: false };
         state.sessions[refreshToken] = session;
         persist();
-        return { ChallengeParameters: {}, AuthenticationResult: issueTokens(user, session, refreshToken) };
+        return { ChallengeParameters: {}, AuthenticationResult: await issueTokens(user, session, refreshToken) };
     };
     /** The user an access token belongs to (GetUser, GlobalSignOut, DeleteUser), with Cognito's refusals. */
-    const accessTokenUser = (token: unknown): StoredUser => {
-        const claims = readJwt(token);
+    const accessTokenUser = async (token: unknown): Promise<StoredUser> => {
+        const claims = await readJwt(token);
         if (!claims || claims.token_use !== "access" || claims.client_id !== userPoolClientId || claims.iss !== issuer()) throw new CognitoError("NotAuthorizedException", "Invalid Access Token");
         if (typeof claims.exp !== "number" || claims.exp * 1000 <= Date.now()) throw new CognitoError("NotAuthorizedException", "Access Token has expired");
         if (state.revokedOrigins.includes(String(claims.origin_jti))) throw new CognitoError("NotAuthorizedException", "Access Token has been revoked");
@@ -405,7 +401,7 @@ export async function startCognito(options: LocalCognitoOptions): Promise<LocalC
         if (!appClient.explicitAuthFlows.includes(`ALLOW_${flow}`)) throw new CognitoError("InvalidParameterException", `${flow} flow not enabled for this client`);
     };
 
-    const userPoolOps: Record<string, (input: Json) => Json> = {
+    const userPoolOps: Record<string, (input: Json) => Json | Promise<Json>> = {
         SignUp(input) {
             checkClient(input);
             const email = checkEmail(input.Username);
@@ -434,7 +430,7 @@ export async function startCognito(options: LocalCognitoOptions): Promise<LocalC
             persist();
             return {};
         },
-        InitiateAuth(input) {
+        async InitiateAuth(input) {
             checkClient(input);
             const params = (input.AuthParameters ?? {}) as Record<string, unknown>;
             switch (input.AuthFlow) {
@@ -465,7 +461,7 @@ export async function startCognito(options: LocalCognitoOptions): Promise<LocalC
                     if (session.revoked) throw new CognitoError("NotAuthorizedException", "Refresh Token has been revoked");
                     const user = state.users.find((u) => u.username === session.username);
                     if (!user) throw new CognitoError("NotAuthorizedException", "Invalid Refresh Token");
-                    return { ChallengeParameters: {}, AuthenticationResult: issueTokens(user, session) };
+                    return { ChallengeParameters: {}, AuthenticationResult: await issueTokens(user, session) };
                 }
                 case "USER_PASSWORD_AUTH":
                 case "CUSTOM_AUTH":
@@ -476,7 +472,7 @@ export async function startCognito(options: LocalCognitoOptions): Promise<LocalC
                     throw new CognitoError("InvalidParameterException", `1 validation error detected: Value '${String(input.AuthFlow)}' at 'authFlow' failed to satisfy constraint: Member must satisfy enum value set`);
             }
         },
-        RespondToAuthChallenge(input) {
+        async RespondToAuthChallenge(input) {
             checkClient(input);
             const responses = (input.ChallengeResponses ?? {}) as Record<string, unknown>;
             if (input.ChallengeName === "PASSWORD_VERIFIER") {
@@ -525,12 +521,12 @@ export async function startCognito(options: LocalCognitoOptions): Promise<LocalC
             }
             throw new CognitoError("InvalidParameterException", `ChallengeName ${String(input.ChallengeName)} is not supported by the local Cognito`);
         },
-        GetUser(input) {
-            const user = accessTokenUser(input.AccessToken);
+        async GetUser(input) {
+            const user = await accessTokenUser(input.AccessToken);
             return { Username: user.username, UserAttributes: attributeList(user) };
         },
-        GlobalSignOut(input) {
-            const user = accessTokenUser(input.AccessToken);
+        async GlobalSignOut(input) {
+            const user = await accessTokenUser(input.AccessToken);
             revokeSessions(user.username);
             persist();
             return {};
@@ -545,8 +541,8 @@ export async function startCognito(options: LocalCognitoOptions): Promise<LocalC
             }
             return {};
         },
-        DeleteUser(input) {
-            removeUser(accessTokenUser(input.AccessToken));
+        async DeleteUser(input) {
+            removeUser(await accessTokenUser(input.AccessToken));
             persist();
             return {};
         },
@@ -617,12 +613,12 @@ export async function startCognito(options: LocalCognitoOptions): Promise<LocalC
         if (input.IdentityPoolId !== identityPoolId) throw new CognitoError("ResourceNotFoundException", `IdentityPool '${String(input.IdentityPoolId)}' not found.`);
     };
     /** The user id (`sub`) of a Logins map's ID token, checked as the deployed pool's server-side token check. */
-    const loginOf = (logins: unknown): string | undefined => {
+    const loginOf = async (logins: unknown): Promise<string | undefined> => {
         if (logins === undefined || (typeof logins === "object" && logins !== null && Object.keys(logins).length === 0)) return undefined;
         if (typeof logins !== "object" || logins === null) throw new CognitoError("InvalidParameterException", "Logins must be a map of provider name to token");
         const entries = Object.entries(logins as Record<string, unknown>);
         if (entries.length !== 1 || entries[0][0] !== loginsKey) throw new CognitoError("NotAuthorizedException", "Token is not from a supported provider of this identity pool.");
-        const claims = readJwt(entries[0][1]);
+        const claims = await readJwt(entries[0][1]);
         if (!claims || claims.iss !== issuer()) throw new CognitoError("NotAuthorizedException", "Invalid login token. Couldn't verify signed token.");
         if (claims.token_use !== "id") throw new CognitoError("NotAuthorizedException", "Invalid login token. Not a valid OpenId Connect identity token.");
         if (claims.aud !== userPoolClientId) throw new CognitoError("NotAuthorizedException", "Invalid login token. Incorrect token audience.");
@@ -639,9 +635,11 @@ export async function startCognito(options: LocalCognitoOptions): Promise<LocalC
         return identity;
     };
     /** The identity the call acts for: a signed-in identity only with its login, a guest only when allowed. */
-    const identityFor = (input: Json): { identity: StoredIdentity; sub?: string } => {
+    const identityFor = async (input: Json): Promise<{ identity: StoredIdentity; sub?: string }> => {
+        identityById(input.IdentityId); // an unknown identity is refused before its logins are looked at
+        const sub = await loginOf(input.Logins);
+        // What follows reads and changes the state with no await in between.
         const identity = identityById(input.IdentityId);
-        const sub = loginOf(input.Logins);
         const linked = identity.logins[loginsKey];
         if (sub === undefined) {
             if (linked !== undefined) throw new CognitoError("NotAuthorizedException", "Logins don't match. Please include at least one valid login for this identity or identity pool.");
@@ -678,11 +676,11 @@ export async function startCognito(options: LocalCognitoOptions): Promise<LocalC
         return issued;
     };
 
-    const identityPoolOps: Record<string, (input: Json) => Json> = {
-        GetId(input) {
+    const identityPoolOps: Record<string, (input: Json) => Json | Promise<Json>> = {
+        async GetId(input) {
             checkIdentityPool(input);
             if (input.AccountId !== undefined && input.AccountId !== accountId) throw new CognitoError("NotAuthorizedException", `Account ${String(input.AccountId)} does not own this identity pool.`);
-            const sub = loginOf(input.Logins);
+            const sub = await loginOf(input.Logins);
             if (sub === undefined && !allowGuests) throw new CognitoError("NotAuthorizedException", "Unauthenticated access is not supported for this identity pool.");
             let identity = sub === undefined ? undefined : state.identities.find((i) => i.logins[loginsKey] === sub);
             if (!identity) {
@@ -693,21 +691,21 @@ export async function startCognito(options: LocalCognitoOptions): Promise<LocalC
             }
             return { IdentityId: identity.identityId };
         },
-        GetCredentialsForIdentity(input) {
+        async GetCredentialsForIdentity(input) {
             if (input.CustomRoleArn !== undefined) throw new CognitoError("InvalidParameterException", "CustomRoleArn needs role mappings, which this identity pool does not have.");
-            const { identity, sub } = identityFor(input);
+            const { identity, sub } = await identityFor(input);
             const issued = issueCredentials(identity.identityId, sub, "enhanced", sub === undefined ? (guestRoleArn as string) : signedInRoleArn);
             return {
                 IdentityId: identity.identityId,
                 Credentials: { AccessKeyId: issued.accessKeyId, SecretKey: issued.secretAccessKey, SessionToken: issued.sessionToken, Expiration: issued.expiration / 1000 },
             };
         },
-        GetOpenIdToken(input) {
+        async GetOpenIdToken(input) {
             // The deployed pool's allowClassicFlow is allowGuests (infra/identity.ts).
             if (!allowGuests) throw new CognitoError("InvalidParameterException", "Basic (classic) flow is not enabled, please use enhanced flow.");
-            const { identity, sub } = identityFor(input);
+            const { identity, sub } = await identityFor(input);
             const iat = epochSeconds(Date.now());
-            const token = signJwt({
+            const token = await signJwt({
                 sub: identity.identityId,
                 aud: identityPoolId,
                 amr: sub === undefined ? ["unauthenticated"] : ["authenticated", loginsKey, `${loginsKey}:CognitoSignIn:${sub}`],
@@ -734,11 +732,11 @@ export async function startCognito(options: LocalCognitoOptions): Promise<LocalC
     const signedIdentityPoolOps = new Set(["DescribeIdentity", "DeleteIdentities"]);
 
     // ---- STS (classic flow) ------------------------------------------------------------------------------
-    const assumeRoleWithWebIdentity = (form: URLSearchParams): string => {
+    const assumeRoleWithWebIdentity = async (form: URLSearchParams): Promise<string> => {
         const roleArn = form.get("RoleArn") ?? "";
         const sessionName = form.get("RoleSessionName") ?? "";
         if (!/^[\w+=,.@-]{2,64}$/.test(sessionName)) throw new StsError(400, "ValidationError", "1 validation error detected: Value at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*");
-        const claims = readJwt(form.get("WebIdentityToken"));
+        const claims = await readJwt(form.get("WebIdentityToken"));
         if (!claims || claims.iss !== OPEN_ID_ISSUER) throw new StsError(400, "InvalidIdentityToken", "Couldn't retrieve verification key from your identity provider,  please reference AssumeRoleWithWebIdentity documentation for requirements");
         const now = epochSeconds(Date.now());
         if (typeof claims.exp !== "number" || claims.exp <= now) throw new StsError(400, "ExpiredTokenException", "Token expired: current date/time must be before the expiration date/time.");
@@ -778,7 +776,7 @@ export async function startCognito(options: LocalCognitoOptions): Promise<LocalC
         "access-control-allow-methods": "GET, POST, OPTIONS",
         "access-control-expose-headers": "x-amzn-RequestId, x-amzn-ErrorType, x-amzn-ErrorMessage, Date",
     };
-    const handle = (req: http.IncomingMessage, body: Buffer, tooLarge: boolean): { status: number; headers: Record<string, string>; body: string } => {
+    const handle = async (req: http.IncomingMessage, body: Buffer, tooLarge: boolean): Promise<{ status: number; headers: Record<string, string>; body: string }> => {
         const requestId = randomUUID();
         const reqUrl = new URL(req.url ?? "/", "http://localhost");
         const json = (status: number, value: unknown, extra: Record<string, string> = {}) => ({
@@ -788,7 +786,7 @@ export async function startCognito(options: LocalCognitoOptions): Promise<LocalC
         });
         if (req.method === "OPTIONS") return { status: 204, headers: {}, body: "" };
         if (req.method === "GET" && reqUrl.pathname === `/${userPoolId}/.well-known/jwks.json`) {
-            return { status: 200, headers: { "content-type": "application/json" }, body: JSON.stringify({ keys: [signingKey.jwk] }) };
+            return { status: 200, headers: { "content-type": "application/json" }, body: jwks };
         }
         if (req.method === "GET" && reqUrl.pathname === `/${userPoolId}/.well-known/openid-configuration`) {
             return {
@@ -803,7 +801,7 @@ export async function startCognito(options: LocalCognitoOptions): Promise<LocalC
             const form = new URLSearchParams(body.toString("utf8"));
             try {
                 if (form.get("Action") !== "AssumeRoleWithWebIdentity") throw new StsError(400, "InvalidAction", `Action ${form.get("Action") ?? "(none)"} is not supported by the local STS (only AssumeRoleWithWebIdentity)`);
-                return { status: 200, headers: { "content-type": "text/xml", "x-amzn-requestid": requestId }, body: assumeRoleWithWebIdentity(form) };
+                return { status: 200, headers: { "content-type": "text/xml", "x-amzn-requestid": requestId }, body: await assumeRoleWithWebIdentity(form) };
             } catch (err) {
                 const e = err instanceof StsError ? err : new StsError(500, "InternalFailure", String(err));
                 const type = e.status >= 500 ? "Receiver" : "Sender";
@@ -832,7 +830,7 @@ export async function startCognito(options: LocalCognitoOptions): Promise<LocalC
                 throw new CognitoError("SerializationException", "Request body is not valid JSON");
             }
             if (typeof input !== "object" || input === null || Array.isArray(input)) throw new CognitoError("SerializationException", "Request body must be a JSON object");
-            return json(200, op(input as Json));
+            return json(200, await op(input as Json));
         } catch (err) {
             const e =
                 err instanceof CognitoError
@@ -852,9 +850,10 @@ export async function startCognito(options: LocalCognitoOptions): Promise<LocalC
             if (size <= MAX_BODY) chunks.push(chunk);
         });
         req.on("end", () => {
-            const reply = handle(req, Buffer.concat(chunks), size > MAX_BODY);
-            res.writeHead(reply.status, { ...cors, ...reply.headers });
-            res.end(reply.body);
+            void handle(req, Buffer.concat(chunks), size > MAX_BODY).then((reply) => {
+                res.writeHead(reply.status, { ...cors, ...reply.headers });
+                res.end(reply.body);
+            });
         });
     });
     // Node closes an idle kept-alive connection after 5 s; an SRP client busy with its large powers for longer then
@@ -887,7 +886,7 @@ export async function startCognito(options: LocalCognitoOptions): Promise<LocalC
 }
 
 /** The RSA key that signs tokens: persisted in `file` (PKCS#8 PEM and kid) when given. */
-function loadSigningKey(file: string | undefined): { kid: string; privateKey: KeyObject; publicKey: KeyObject; jwk: Json } {
+function loadSigningKey(file: string | undefined): { kid: string; privateKey: KeyObject; publicKey: KeyObject } {
     const stored = file ? readJson<{ kid: string; pem: string }>(file) : undefined;
     let kid: string;
     let privateKey: KeyObject;
@@ -899,8 +898,7 @@ function loadSigningKey(file: string | undefined): { kid: string; privateKey: Ke
         kid = randomBytes(32).toString("base64");
         if (file) fs.writeFileSync(file, JSON.stringify({ kid, pem: privateKey.export({ type: "pkcs8", format: "pem" }) }), { mode: 0o600 });
     }
-    const publicKey = createPublicKey(privateKey);
-    return { kid, privateKey, publicKey, jwk: { ...(publicKey.export({ format: "jwk" }) as Json), kid, alg: "RS256", use: "sig" } };
+    return { kid, privateKey, publicKey: createPublicKey(privateKey) };
 }
 
 function readJson<T>(file: string): T | undefined {

@@ -2,8 +2,7 @@
  * The local Cognito (local/cognito.ts, local/srp.ts) against the real, unmodified clients:
  * amazon-cognito-identity-js (SRP sign-in, refresh, global sign-out, delete), the SDK v3 user pool and identity
  * pool clients, `fromCognitoIdentityPool` and `fromWebToken` of @aws-sdk/credential-providers (enhanced and
- * classic flows), and `jose` (in a plain Node process: jose is ESM-only and Jest here cannot load it) verifying
- * the tokens against the JWKS endpoint.
+ * classic flows), and `jose` verifying the tokens against the JWKS endpoint.
  */
 import {
     AdminCreateUserCommand,
@@ -19,7 +18,8 @@ import {
 import { CognitoIdentityClient, DeleteIdentitiesCommand, DescribeIdentityCommand, GetIdCommand, GetOpenIdTokenCommand } from "@aws-sdk/client-cognito-identity";
 import { fromCognitoIdentityPool, fromWebToken } from "@aws-sdk/credential-providers";
 import { AuthenticationDetails, CognitoUser, CognitoUserPool, type CognitoUserSession } from "amazon-cognito-identity-js";
-import { execFile } from "node:child_process";
+import { createRemoteJWKSet, jwtVerify, SignJWT } from "jose";
+import { generateKeyPairSync } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -99,19 +99,10 @@ async function failure(promise: Promise<unknown>): Promise<{ code: string; messa
     throw new Error("expected a failure");
 }
 
-/** Verifies JWTs with `jose` against the JWKS endpoint and issuer, in a plain Node process (require(esm) works there). */
-function verifyWithJose(tokens: string[]): Promise<Record<string, unknown>[]> {
-    const script = `
-        const jose = require("jose");
-        const [jwksUrl, issuer, ...tokens] = process.argv.slice(1);
-        const keys = jose.createRemoteJWKSet(new URL(jwksUrl));
-        Promise.all(tokens.map((t) => jose.jwtVerify(t, keys, { issuer, algorithms: ["RS256"] })))
-            .then((r) => process.stdout.write(JSON.stringify(r.map((x) => x.payload))), (e) => { process.stderr.write(String(e)); process.exit(1); });`;
-    return new Promise((resolve, reject) =>
-        execFile(process.execPath, ["--no-warnings", "-e", script, cognito.jwksUrl, cognito.issuer, ...tokens], { cwd: path.join(__dirname, "..") }, (err, stdout, stderr) =>
-            err ? reject(new Error(`jose: ${stderr}`)) : resolve(JSON.parse(stdout) as Record<string, unknown>[]),
-        ),
-    );
+/** Verifies JWTs with `jose` against the JWKS endpoint (fetched over HTTP, as an app's backend would) and the issuer. */
+async function verifyWithJose(tokens: string[]): Promise<Record<string, unknown>[]> {
+    const keys = createRemoteJWKSet(new URL(cognito.jwksUrl));
+    return Promise.all(tokens.map(async (t) => (await jwtVerify(t, keys, { issuer: cognito.issuer, algorithms: ["RS256"] })).payload));
 }
 
 const claims = (jwt: string) => JSON.parse(Buffer.from(jwt.split(".")[1], "base64url").toString()) as Record<string, unknown>;
@@ -245,6 +236,15 @@ describe("user pool: the SDK v3 client", () => {
             message: "Invalid Refresh Token",
         });
         expect(await failure(idp.send(new GetUserCommand({ AccessToken: `${out.AuthenticationResult!.AccessToken}x` })))).toEqual({ code: "NotAuthorizedException", message: "Invalid Access Token" });
+        // The same claims and kid under another key, and unsigned ("alg": "none"): refused alike.
+        const access = out.AuthenticationResult!.AccessToken!;
+        const header = JSON.parse(Buffer.from(access.split(".")[0], "base64url").toString()) as { kid: string };
+        const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+        const forged = await new SignJWT(claims(access)).setProtectedHeader({ alg: "RS256", kid: header.kid }).sign(privateKey);
+        const unsigned = `${Buffer.from(JSON.stringify({ alg: "none", kid: header.kid })).toString("base64url")}.${access.split(".")[1]}.`;
+        for (const token of [forged, unsigned]) {
+            expect(await failure(idp.send(new GetUserCommand({ AccessToken: token })))).toEqual({ code: "NotAuthorizedException", message: "Invalid Access Token" });
+        }
     });
 
     it("admin calls: create with a temporary password, first sign-in sets a new one, set a permanent password, find by sub, delete", async () => {
