@@ -217,28 +217,16 @@ export function createTableInput(tableName: string, keys: TableKeys, stream?: ty
     };
 }
 
-/** S3 objects are kept in memory by the endpoint: saved to the data dir on stop, loaded at start. */
-function restoreObjects(s3: LocalS3, bucket: string, dir: string): void {
+/**
+ * Data dirs written before the endpoint kept every version kept only the current objects, saved on stop
+ * (`index.json`): they become the bucket's objects, written through in the endpoint's own format.
+ */
+function adoptSavedObjects(s3: LocalS3, bucket: string, dir: string): void {
     const index = path.join(dir, "index.json");
-    if (!fs.existsSync(index)) return;
+    if (!fs.existsSync(index) || fs.existsSync(path.join(dir, "versions.json"))) return;
     const entries = JSON.parse(fs.readFileSync(index, "utf8")) as { key: string; file: string; contentType: string }[];
     for (const e of entries) s3.put(bucket, e.key, fs.readFileSync(path.join(dir, e.file)), e.contentType);
-}
-
-function saveObjects(s3: LocalS3, bucket: string, dir: string): void {
-    fs.mkdirSync(dir, { recursive: true });
-    const entries: { key: string; file: string; contentType: string }[] = [];
-    for (const key of s3.keys(bucket)) {
-        const object = s3.object(bucket, key);
-        if (!object) continue;
-        const file = createHash("sha256").update(key).digest("hex");
-        fs.writeFileSync(path.join(dir, file), object.body);
-        entries.push({ key, file, contentType: object.contentType });
-    }
-    for (const stale of fs.readdirSync(dir)) {
-        if (stale !== "index.json" && !entries.some((e) => e.file === stale)) fs.rmSync(path.join(dir, stale));
-    }
-    fs.writeFileSync(path.join(dir, "index.json"), JSON.stringify(entries));
+    fs.rmSync(index);
 }
 
 /** Starts everything; resolves when the API answers and every function has built its handler. */
@@ -344,6 +332,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
             region,
             port: portOf("s3"),
             mediaCacheControl: `max-age=${config.media.cacheSeconds}`,
+            dataDir: path.join(dataDir, "s3"),
             credentials: (accessKeyId) => functionSecrets.get(accessKeyId)?.secret ?? callerCredentials(accessKeyId)?.secretAccessKey,
             authorize: (request: S3AccessRequest) => {
                 const fn = functionSecrets.get(request.accessKeyId)?.name;
@@ -365,12 +354,8 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
                 );
             },
         });
-        const objectsDir = path.join(dataDir, "s3", names.bucket);
-        restoreObjects(s3, names.bucket, objectsDir);
-        stops.push(async () => {
-            saveObjects(s3, names.bucket, objectsDir);
-            await s3.stop();
-        });
+        adoptSavedObjects(s3, names.bucket, path.join(dataDir, "s3", names.bucket));
+        stops.push(() => s3.stop());
         const mediaBaseUrl = s3.mediaBaseUrl(names.bucket);
 
         // Search (engine opensearch; rebuilt from the notes table at start, below).
@@ -386,6 +371,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
         // a device would receive lands in the inbox, by the identity that registered the device.
         const sns: LocalSns = await startSns({
             port: portOf("sns"),
+            dataDir: path.join(dataDir, "sns"),
             recipientOf: async (endpoint) => {
                 const { Items } = await db.send(
                     new QueryCommand({

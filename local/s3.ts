@@ -42,11 +42,14 @@
  *
  * Deliberate differences (it is a local double): one region, no ACLs, no multipart upload, no
  * delimiter listings (501 NotImplemented), no copy, no checksum validation beyond SigV4's payload hash,
- * ETags are the MD5 of the body, everything is kept in memory.
+ * ETags are the MD5 of the body. Objects are kept in memory and, with `dataDir`, written through to disk
+ * (every version and delete marker) so that they survive a restart.
  */
 import { createHash, createHmac, randomUUID } from "node:crypto";
+import * as fs from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
+import * as path from "node:path";
 import { SigV4Failure, verifySigV4 } from "./sigv4";
 
 /** The IAM actions a request to this endpoint needs. */
@@ -86,6 +89,12 @@ export interface LocalS3Options {
     mediaCacheControl?: string;
     /** The clock (policy expiry, request skew, LastModified). Default: the real one. */
     now?: () => Date;
+    /**
+     * Keep every bucket's objects, all versions and delete markers, under `<dataDir>/<bucket>/`: each version's
+     * body in a file of its own and `versions.json` listing them, written after every change and read at start.
+     * Default: memory only.
+     */
+    dataDir?: string;
 }
 
 /** One version of an object (or a delete marker). */
@@ -160,6 +169,13 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
     const buckets = new Map<string, { versioned: boolean; objects: Map<string, StoredVersion[]> }>();
     for (const b of options.buckets) buckets.set(b.name, { versioned: b.versioned ?? false, objects: new Map() });
     const requests: RecordedS3Request[] = [];
+    const disk = options.dataDir === undefined ? undefined : objectFiles(options.dataDir);
+    if (disk) for (const [name, bucket] of buckets) disk.load(name, bucket.objects);
+    /** Writes what changed at `key` through to disk (with `dataDir`). */
+    const changed = (name: string, key: string) => {
+        const bucket = buckets.get(name);
+        if (disk && bucket) disk.save(name, key, bucket.objects);
+    };
 
     const bucketOf = (name: string) => {
         const bucket = buckets.get(name);
@@ -182,6 +198,7 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
         };
         const list = bucket.objects.get(key) ?? [];
         bucket.objects.set(key, bucket.versioned ? [version, ...list] : [version]);
+        changed(name, key);
         return version;
     };
 
@@ -282,14 +299,17 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
                     const removed = list.find((v) => v.versionId === versionId);
                     bucket.objects.set(key, list.filter((v) => v !== removed));
                     if ((bucket.objects.get(key) ?? []).length === 0) bucket.objects.delete(key);
+                    changed(bucketName, key);
                     return { status: 204, headers: { "x-amz-version-id": versionId, ...(removed?.deleteMarker ? { "x-amz-delete-marker": "true" } : {}) } };
                 }
                 if (!bucket.versioned) {
                     bucket.objects.delete(key);
+                    changed(bucketName, key);
                     return { status: 204, headers: {} };
                 }
                 const marker: StoredVersion = { versionId: newVersionId(), deleteMarker: true, body: Buffer.alloc(0), contentType: "", etag: "", lastModified: now() };
                 bucket.objects.set(key, [marker, ...list]);
+                changed(bucketName, key);
                 return { status: 204, headers: { "x-amz-version-id": marker.versionId, "x-amz-delete-marker": "true" } };
             }
             default:
@@ -562,6 +582,65 @@ function header(req: http.IncomingMessage, name: string): string | undefined {
 
 function parseAmzDate(text: string): number {
     return Date.UTC(+text.slice(0, 4), +text.slice(4, 6) - 1, +text.slice(6, 8), +text.slice(9, 11), +text.slice(11, 13), +text.slice(13, 15));
+}
+
+/** One version as `versions.json` lists it: its body is in `file` (none for a delete marker). */
+interface SavedVersion {
+    key: string;
+    versionId: string;
+    deleteMarker: boolean;
+    contentType: string;
+    etag: string;
+    lastModified: string;
+    file?: string;
+}
+
+/**
+ * The on-disk copy of the buckets: `<dir>/<bucket>/<sha256 of key, version id and ETag>` holds a version's body, and
+ * `<dir>/<bucket>/versions.json` lists every version, newest first per key. A body is written before the list
+ * that names it, and the list is replaced atomically (written aside, then renamed).
+ */
+function objectFiles(dir: string) {
+    // The ETag too: an unversioned bucket's every version is "null", and an overwrite must not reuse the old body.
+    const fileOf = (key: string, v: StoredVersion) => createHash("sha256").update(key).update("\0").update(v.versionId).update("\0").update(v.etag).digest("hex");
+    const listOf = (bucket: string) => path.join(dir, bucket, "versions.json");
+    return {
+        load(bucket: string, objects: Map<string, StoredVersion[]>): void {
+            const list = listOf(bucket);
+            if (!fs.existsSync(list)) return;
+            for (const v of JSON.parse(fs.readFileSync(list, "utf8")) as SavedVersion[]) {
+                const body = v.file === undefined ? Buffer.alloc(0) : fs.readFileSync(path.join(dir, bucket, v.file));
+                const stored: StoredVersion = { versionId: v.versionId, deleteMarker: v.deleteMarker, body, contentType: v.contentType, etag: v.etag, lastModified: new Date(v.lastModified) };
+                objects.set(v.key, [...(objects.get(v.key) ?? []), stored]);
+            }
+        },
+        save(bucket: string, key: string, objects: Map<string, StoredVersion[]>): void {
+            const bucketDir = path.join(dir, bucket);
+            fs.mkdirSync(bucketDir, { recursive: true });
+            for (const v of objects.get(key) ?? []) {
+                const file = path.join(bucketDir, fileOf(key, v));
+                if (!v.deleteMarker && !fs.existsSync(file)) fs.writeFileSync(file, v.body);
+            }
+            const saved: SavedVersion[] = [...objects].flatMap(([k, versions]) =>
+                versions.map((v) => ({
+                    key: k,
+                    versionId: v.versionId,
+                    deleteMarker: v.deleteMarker,
+                    contentType: v.contentType,
+                    etag: v.etag,
+                    lastModified: v.lastModified.toISOString(),
+                    ...(v.deleteMarker ? {} : { file: fileOf(k, v) }),
+                })),
+            );
+            fs.writeFileSync(`${listOf(bucket)}.tmp`, JSON.stringify(saved));
+            fs.renameSync(`${listOf(bucket)}.tmp`, listOf(bucket));
+            // Bodies no version names any more (a version deleted for good, an unversioned key overwritten).
+            const named = new Set(saved.flatMap((v) => (v.file === undefined ? [] : [v.file])));
+            for (const entry of fs.readdirSync(bucketDir)) {
+                if (/^[0-9a-f]{64}$/.test(entry) && !named.has(entry)) fs.rmSync(path.join(bucketDir, entry));
+            }
+        },
+    };
 }
 
 function newVersionId(): string {

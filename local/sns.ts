@@ -1,5 +1,5 @@
 /**
- * A local, in-memory stand-in for Amazon SNS (API version 2010-03-31): the mobile-push subset the
+ * A local stand-in for Amazon SNS (API version 2010-03-31): the mobile-push subset the
  * functions use — CreatePlatformEndpoint, GetEndpointAttributes, SetEndpointAttributes, DeleteEndpoint
  * and Publish (to platform endpoints and topics) — in the wire format `@aws-sdk/client-sns` speaks
  * (the AWS Query protocol). Platform applications and topics are made by the caller (`createApplication`,
@@ -102,8 +102,10 @@
  *   - Every ARN is in us-east-1, account 123456789012; credential scopes for another region are refused.
  */
 import { randomUUID } from "node:crypto";
+import * as fs from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
+import * as path from "node:path";
 import { SigV4Failure, verifySigV4 } from "./sigv4";
 
 export type SnsPlatform = "APNS" | "APNS_SANDBOX" | "GCM";
@@ -220,6 +222,11 @@ export interface LocalSnsOptions {
     recipientOf?: (endpoint: { arn: string; token: string; customUserData?: string }) => Promise<string | undefined> | string | undefined;
     /** Prints each delivery in one line. */
     log?: (line: string) => void;
+    /**
+     * Keep the platform endpoints and the device inbox in `<dataDir>/sns.json` across restarts (written after
+     * every change). Applications and topics are the caller's, made again at each start. Default: memory only.
+     */
+    dataDir?: string;
 }
 
 export const REGION = "us-east-1";
@@ -315,12 +322,29 @@ export async function startSns(options: LocalSnsOptions = {}): Promise<LocalSns>
     const deliveries: Array<InboxDelivery & { resolving?: Promise<void> }> = [];
     const log = options.log ?? (() => undefined);
 
+    const file = options.dataDir === undefined ? undefined : path.join(options.dataDir, "sns.json");
+    if (file !== undefined && fs.existsSync(file)) {
+        const saved = JSON.parse(fs.readFileSync(file, "utf8")) as { endpoints: Endpoint[]; deliveries: InboxDelivery[] };
+        for (const endpoint of saved.endpoints) endpoints.set(endpoint.arn, endpoint);
+        deliveries.push(...saved.deliveries);
+    }
+    const save = () => {
+        if (file === undefined) return;
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        const kept = { endpoints: [...endpoints.values()], deliveries: deliveries.map(({ resolving: _resolving, ...d }) => d) };
+        fs.writeFileSync(`${file}.tmp`, JSON.stringify(kept));
+        fs.renameSync(`${file}.tmp`, file);
+    };
+
     function deliver(entry: InboxDelivery, endpoint?: Endpoint): void {
         const stored: InboxDelivery & { resolving?: Promise<void> } = entry;
         deliveries.push(stored);
         const print = () =>
             log(`push ${entry.via === "endpoint" ? `${entry.platform} ${entry.token}` : `topic ${entry.target.split(":").pop()}`} → ${entry.recipientId ?? "(unknown recipient)"}: ${entry.payload}`);
-        if (endpoint === undefined) return print();
+        if (endpoint === undefined) {
+            save();
+            return print();
+        }
         const lookup = options.recipientOf ?? ((e: { customUserData?: string }) => e.customUserData);
         stored.resolving = Promise.resolve()
             .then(() => lookup({ arn: endpoint.arn, token: endpoint.token, ...(endpoint.customUserData === undefined ? {} : { customUserData: endpoint.customUserData }) }))
@@ -332,6 +356,7 @@ export async function startSns(options: LocalSnsOptions = {}): Promise<LocalSns>
             )
             .finally(() => {
                 delete stored.resolving;
+                save();
                 print();
             });
     }
@@ -396,6 +421,7 @@ export async function startSns(options: LocalSnsOptions = {}): Promise<LocalSns>
                 const action = checkAction(form);
                 const input = parseInput(action, form);
                 const result = dispatch(action, input);
+                if (action === "CreatePlatformEndpoint" || action === "SetEndpointAttributes" || action === "DeleteEndpoint") save();
                 xml =
                     `<${action}Response xmlns="${XML_NAMESPACE}">` +
                     (result === undefined ? "" : `<${action}Result>${result}</${action}Result>`) +
@@ -685,6 +711,7 @@ export async function startSns(options: LocalSnsOptions = {}): Promise<LocalSns>
             const endpoint = endpoints.get(arn);
             if (!endpoint) throw new Error(`disableEndpoint: no endpoint ${arn}`);
             endpoint.enabled = false;
+            save();
         },
         failNextPublishes(count, how) {
             if (!Number.isInteger(count) || count < 0) throw new Error(`failNextPublishes: count must be a non-negative integer, got ${count}`);

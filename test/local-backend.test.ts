@@ -119,7 +119,9 @@ describe("the local backend", () => {
         expect(answer.json).toEqual({ success: false, error: { code: "MISSING_AUTHENTICATION_TOKEN", message: "Missing Authentication Token" } });
     });
 
-    it("keeps the user and the note across a restart on the same data dir", async () => {
+    it("keeps the user, the note, the photo and the device's push endpoint across a restart on the same data dir", async () => {
+        const device = await callApi(first, credentials, "POST", "/devices", { platform: "ios", token: "ab".repeat(32) });
+        expect(device.status).toBe(201);
         await backend?.stop();
         backend = undefined;
         backend = await startBackend({ dataDir, hotReload: false });
@@ -133,6 +135,15 @@ describe("the local backend", () => {
         expect(read.json).toMatchObject({ note: { noteId, headline: "Local" } });
         const photo = await fetch(mediaUrl(backend.clientConfig.mediaBaseUrl, photoKey));
         expect(photo.status).toBe(200);
+        // The device registered before the restart still receives a push: its SNS endpoint was kept.
+        const sent = await callApi(backend.clientConfig, again, "POST", "/notifications", { recipientId: again.identityId, message: "after a restart" });
+        expect(sent.status).toBe(202);
+        await backend.idle();
+        const inbox = (await (await fetch(`${backend.clientConfig.inbox}?recipientId=${encodeURIComponent(again.identityId)}`)).json()) as {
+            deliveries: { via: string; token?: string; payload: string }[];
+        };
+        const toDevice = inbox.deliveries.filter((d) => d.via === "endpoint" && d.token === "ab".repeat(32));
+        expect(toDevice.map((d) => d.payload).join("\n")).toContain("after a restart");
         credentials = again;
     });
 

@@ -13,6 +13,9 @@ import {
     S3Client,
 } from "@aws-sdk/client-s3";
 import { createPresignedPost, type PresignedPost } from "@aws-sdk/s3-presigned-post";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { startS3, type LocalS3, type S3AccessRequest } from "../local/s3";
 
 const BUCKET = "uploads-bucket";
@@ -194,4 +197,47 @@ test("the media base URL serves objects as CloudFront does: unsigned, nosniff, 4
     expect(served.headers.get("content-type")).toBe("image/jpeg");
     expect(await served.text()).toBe("image");
     expect((await fetch(`${base}/${alice}gone.jpg`)).status).toBe(403);
+});
+
+test("with a data dir, every version and delete marker survives a restart, and nothing deleted comes back", async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "s3-endpoint-"));
+    const buckets = [{ name: BUCKET }, { name: VERSIONED, versioned: true }];
+    const credentials = { function: "function-secret" };
+    const first = await startS3({ buckets, credentials, dataDir });
+    const key = `${alice}kept.jpg`;
+    let c = new S3Client({ endpoint: first.endpoint, region: "us-east-1", credentials: { accessKeyId: "function", secretAccessKey: "function-secret" } });
+    try {
+        await c.send(new PutObjectCommand({ Bucket: VERSIONED, Key: key, Body: "one", ContentType: "image/jpeg" }));
+        const two = await c.send(new PutObjectCommand({ Bucket: VERSIONED, Key: key, Body: "two", ContentType: "image/png" }));
+        await c.send(new DeleteObjectCommand({ Bucket: VERSIONED, Key: key })); // a delete marker on top
+        await c.send(new PutObjectCommand({ Bucket: VERSIONED, Key: `${alice}gone.jpg`, Body: "x" }));
+        const gone = await c.send(new ListObjectVersionsCommand({ Bucket: VERSIONED, Prefix: `${alice}gone.jpg` }));
+        await c.send(new DeleteObjectCommand({ Bucket: VERSIONED, Key: `${alice}gone.jpg`, VersionId: gone.Versions?.[0].VersionId })); // for good
+        await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${alice}plain.jpg`, Body: "first" }));
+        await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${alice}plain.jpg`, Body: "second, longer" })); // unversioned: replaced
+        const before = first.versions(VERSIONED, key).map(({ body, ...v }) => ({ ...v, body: body.toString() }));
+        // Stopped without any shutdown step: what was written through is what a crash would leave.
+        c.destroy();
+        await first.stop();
+
+        const second = await startS3({ buckets, credentials, dataDir });
+        c = new S3Client({ endpoint: second.endpoint, region: "us-east-1", credentials: { accessKeyId: "function", secretAccessKey: "function-secret" } });
+        try {
+            expect(second.versions(VERSIONED, key).map(({ body, ...v }) => ({ ...v, body: body.toString() }))).toEqual(before);
+            await expect(c.send(new HeadObjectCommand({ Bucket: VERSIONED, Key: key }))).rejects.toMatchObject({ name: "NotFound" });
+            const old = await c.send(new GetObjectCommand({ Bucket: VERSIONED, Key: key, VersionId: two.VersionId }));
+            expect([await old.Body?.transformToString(), old.ContentType, old.ETag]).toEqual(["two", "image/png", two.ETag]);
+            expect(second.versions(VERSIONED, `${alice}gone.jpg`)).toEqual([]);
+            const plain = await c.send(new GetObjectCommand({ Bucket: BUCKET, Key: `${alice}plain.jpg` }));
+            expect(await plain.Body?.transformToString()).toBe("second, longer");
+            // One body file per version that has one: the replaced and the deleted bodies are gone from disk.
+            const bodies = (bucket: string) => fs.readdirSync(path.join(dataDir, bucket)).filter((f) => /^[0-9a-f]{64}$/.test(f)).length;
+            expect([bodies(VERSIONED), bodies(BUCKET)]).toEqual([2, 1]);
+        } finally {
+            c.destroy();
+            await second.stop();
+        }
+    } finally {
+        fs.rmSync(dataDir, { recursive: true, force: true });
+    }
 });

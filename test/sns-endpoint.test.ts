@@ -12,6 +12,9 @@ import {
     SNSClient,
     type PublishCommandInput,
 } from "@aws-sdk/client-sns";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { createPlatformApplicationsAndTopic, MAX_MESSAGE_BYTES, startSns, type InboxDelivery, type LocalSns } from "../local/sns";
 
 type SdkError = Error & { $fault?: string; $metadata: { httpStatusCode?: number; attempts?: number; requestId?: string } };
@@ -747,6 +750,43 @@ describe("device inbox", () => {
         } finally {
             c.destroy();
             await plain.close();
+        }
+    });
+
+    test("with a data dir, endpoints and the inbox survive a restart", async () => {
+        const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "sns-endpoint-"));
+        const start = async () => {
+            const server = await startSns({ dataDir });
+            createPlatformApplicationsAndTopic(server, arns);
+            return { server, c: clientFor(server) };
+        };
+        let { server, c } = await start();
+        try {
+            const { EndpointArn: phone } = await c.send(
+                new CreatePlatformEndpointCommand({ PlatformApplicationArn: arns.APNS_APPLICATION_ARN, Token: APNS_TOKEN_2, CustomUserData: "us-east-1:dave" }),
+            );
+            const { EndpointArn: old } = await c.send(new CreatePlatformEndpointCommand({ PlatformApplicationArn: arns.FCM_APPLICATION_ARN, Token: "fcm-old" }));
+            await c.send(new SetEndpointAttributesCommand({ EndpointArn: phone, Attributes: { Enabled: "false" } }));
+            await c.send(new DeleteEndpointCommand({ EndpointArn: old }));
+            await c.send(new SetEndpointAttributesCommand({ EndpointArn: phone, Attributes: { Enabled: "true" } }));
+            await c.send(new PublishCommand({ TargetArn: phone, Message: "before the restart" }));
+            await server.inbox(); // the recipient is resolved and written
+            c.destroy();
+            await server.close();
+
+            ({ server, c } = await start());
+            const attributes = await c.send(new GetEndpointAttributesCommand({ EndpointArn: phone }));
+            expect(attributes.Attributes).toEqual({ Enabled: "true", Token: APNS_TOKEN_2, CustomUserData: "us-east-1:dave" });
+            await expect(c.send(new GetEndpointAttributesCommand({ EndpointArn: old }))).rejects.toThrow(expect.objectContaining({ name: "NotFoundException" }));
+            // The same token still maps to the same endpoint, and it still receives pushes.
+            const again = await c.send(new CreatePlatformEndpointCommand({ PlatformApplicationArn: arns.APNS_APPLICATION_ARN, Token: APNS_TOKEN_2 }));
+            expect(again.EndpointArn).toBe(phone);
+            await c.send(new PublishCommand({ TargetArn: phone, Message: "after the restart" }));
+            expect((await server.inbox("us-east-1:dave")).map((d) => d.payload)).toEqual(["before the restart", "after the restart"]);
+        } finally {
+            c.destroy();
+            await server.close();
+            fs.rmSync(dataDir, { recursive: true, force: true });
         }
     });
 
