@@ -52,7 +52,14 @@ export function verifySigV4(
     if (expected.secret === undefined) return;
 
     const escape = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-    const canonicalPath = escape(decodeURIComponent(url.pathname)).replace(/%2F/g, "/");
+    // "Create a canonical request for SigV4" (IAM user guide): the path is URI-encoded twice, each segment as it
+    // came on the wire encoded again, after removing empty and relative segments; except for Amazon S3, where it
+    // is encoded once and not normalized. A client that sends `%3A` in a segment signs `%253A`.
+    const segments = url.pathname.split("/");
+    const canonicalPath =
+        expected.service === "s3"
+            ? segments.map((segment) => escape(decodeSegment(segment))).join("/")
+            : canonicalSegments(segments.filter((segment) => segment !== "").map(escape), url.pathname.endsWith("/"));
     const canonicalQuery = [...url.searchParams]
         .map(([k, v]) => [escape(k), escape(v)])
         .sort(([a, av], [b, bv]) => (a < b ? -1 : a > b ? 1 : av < bv ? -1 : av > bv ? 1 : 0))
@@ -74,4 +81,17 @@ export function verifySigV4(
     if (computed !== signature) {
         throw new SigV4Failure(403, "SignatureDoesNotMatch", `The request signature does not match (access key ${accessKeyId}); canonical request was:\n${canonicalRequest}`);
     }
+}
+
+function decodeSegment(segment: string): string {
+    try {
+        return decodeURIComponent(segment);
+    } catch {
+        throw new SigV4Failure(400, "IncompleteSignature", `the path segment '${segment}' is not valid percent-encoding`);
+    }
+}
+
+/** `/a/b`, with the trailing slash the path had when it has any segment (as the SDK's SignatureV4 builds it). */
+function canonicalSegments(segments: string[], trailingSlash: boolean): string {
+    return `/${segments.join("/")}${segments.length > 0 && trailingSlash ? "/" : ""}`;
 }
