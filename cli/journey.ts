@@ -131,8 +131,8 @@ export async function runJourney(target: JourneyTarget, options: JourneyOptions 
 
     const print = (r: StepResult) => {
         if (r.status === "passed") log(`✓ ${r.name} (${r.ms} ms)${r.detail ? ` — ${r.detail}` : ""}`);
-        else if (r.status === "skipped") log(`- ${r.name}: skipped (${r.detail ?? ""})`);
-        else log(`✗ ${r.name}: ${r.detail ?? "failed"}`);
+        else if (r.status === "skipped") log(`- ${r.name}: skipped (${r.ms} ms) — ${r.detail ?? ""}`);
+        else log(`✗ ${r.name} (${r.ms} ms): ${r.detail ?? "failed"}`);
     };
     /** Runs one step; a failure is recorded and ends the journey (the error propagates to the cleanup). */
     const step = async (name: string, run: () => Promise<string | void>): Promise<void> => {

@@ -454,6 +454,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
             fn("notifications-sender", "senderFunction", push, {
                 async: {
                     retryAttempts: config.notifications.retryAttempts,
+                    maxEventAgeSeconds: config.notifications.maxEventAgeSeconds,
                     onFailure: (record) => void sqs.send(names.failedPushes, JSON.stringify(record)),
                 },
             }),
@@ -470,9 +471,9 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
                     limits,
                 }),
                 {
-                    // infra/account.ts: 300 s, 2 retries, then the failure queue.
+                    // infra/account.ts: 300 s, 2 retries within 6 hours, then the failure queue.
                     timeoutSeconds: 300,
-                    async: { retryAttempts: 2, onFailure: (record) => void sqs.send(names.failedDeletions, JSON.stringify(record)) },
+                    async: { retryAttempts: 2, maxEventAgeSeconds: 21_600, onFailure: (record) => void sqs.send(names.failedDeletions, JSON.stringify(record)) },
                 },
             ),
         ];

@@ -411,7 +411,7 @@ export async function startCognito(options: LocalCognitoOptions): Promise<LocalC
             if (autoConfirm) user.attributes.email_verified = "true";
             else user.confirmationCode = code;
             persist();
-            log(`[cognito] confirmation code for ${email}: ${code}${autoConfirm ? " (auto-confirmed)" : ""}`);
+            log(`confirmation code for ${email}: ${code}${autoConfirm ? " (auto-confirmed)" : ""}`);
             const [local, domain] = email.split("@");
             return {
                 UserConfirmed: autoConfirm,
@@ -553,7 +553,7 @@ export async function startCognito(options: LocalCognitoOptions): Promise<LocalC
             const user = newUser(email, attributesIn(input.UserAttributes), password, "FORCE_CHANGE_PASSWORD");
             user.temporaryPasswordExpires = Date.now() + passwordPolicy.temporaryPasswordValidityDays * 86400_000;
             persist();
-            if (input.MessageAction !== "SUPPRESS") log(`[cognito] invitation for ${email}: temporary password ${password}`);
+            if (input.MessageAction !== "SUPPRESS") log(`invitation for ${email}: temporary password ${password}`);
             return { User: userType(user) };
         },
         AdminSetUserPassword(input) {

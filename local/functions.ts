@@ -47,15 +47,18 @@ export interface FunctionSpec {
     environment: Record<string, string>;
     /** Timeout in seconds. */
     timeoutSeconds: number;
-    /** Asynchronous invocations: retries (0–2) and where a failed event goes. Default: no retries, nowhere. */
-    async?: { retryAttempts: number; onFailure?: (record: AsyncFailureRecord) => void | Promise<void> };
+    /**
+     * Asynchronous invocations: retries (0–2), the maximum event age (60–21600 s; Lambda's default 6 hours) after
+     * which a retry is not made, and where a failed event goes. Default: no retries, nowhere.
+     */
+    async?: { retryAttempts: number; maxEventAgeSeconds?: number; onFailure?: (record: AsyncFailureRecord) => void | Promise<void> };
 }
 
 /** What Lambda sends to an on-failure destination after the last attempt of an asynchronous invocation. */
 export interface AsyncFailureRecord {
     version: "1.0";
     timestamp: string;
-    requestContext: { requestId: string; functionArn: string; condition: "RetriesExhausted"; approximateInvokeCount: number };
+    requestContext: { requestId: string; functionArn: string; condition: "RetriesExhausted" | "EventAgeExceeded"; approximateInvokeCount: number };
     requestPayload: unknown;
     responseContext: { statusCode: number; executedVersion: "$LATEST"; functionError: "Unhandled" };
     responsePayload: FunctionErrorPayload;
@@ -223,11 +226,24 @@ export async function startFunctions(options: FunctionRuntimeOptions): Promise<F
     async function runAsync(name: string, event: unknown): Promise<void> {
         const spec = specOf(name);
         const attempts = 1 + (spec.async?.retryAttempts ?? 0);
+        const queuedAt = Date.now();
+        const maxAgeMs = (spec.async?.maxEventAgeSeconds ?? 21_600) * 1000;
         let last: FunctionErrorPayload | undefined;
+        let condition: AsyncFailureRecord["requestContext"]["condition"] = "RetriesExhausted";
+        let made = 0;
         const requestId = randomUUID();
         for (let attempt = 1; attempt <= attempts; attempt++) {
             if (attempt > 1) await new Promise((r) => setTimeout(r, retryDelays[Math.min(attempt - 2, retryDelays.length - 1)] ?? 0));
             if (stopped) return;
+            // "Configuring error handling settings for Lambda asynchronous invocations": an event older than the
+            // maximum age is discarded instead of retried; the on-failure record ("Capturing records of Lambda
+            // asynchronous invocations") then says EventAgeExceeded.
+            if (attempt > 1 && Date.now() - queuedAt > maxAgeMs) {
+                condition = "EventAgeExceeded";
+                log(`${name} async ${requestId}: older than ${maxAgeMs / 1000} s, not retried`);
+                break;
+            }
+            made = attempt;
             try {
                 await invoke(name, event);
                 return;
@@ -240,7 +256,7 @@ export async function startFunctions(options: FunctionRuntimeOptions): Promise<F
             await spec.async.onFailure({
                 version: "1.0",
                 timestamp: new Date().toISOString(),
-                requestContext: { requestId, functionArn: `${arnOf(name)}:$LATEST`, condition: "RetriesExhausted", approximateInvokeCount: attempts },
+                requestContext: { requestId, functionArn: `${arnOf(name)}:$LATEST`, condition, approximateInvokeCount: made },
                 requestPayload: event,
                 responseContext: { statusCode: 200, executedVersion: "$LATEST", functionError: "Unhandled" },
                 responsePayload: last,

@@ -107,7 +107,7 @@ describe("the deployed target", () => {
             ["alice signs in (SRP)", "failed"],
         ]);
         expect(result.steps[2].detail).toContain("Incorrect username or password.");
-        expect(lines).toContain("✗ alice signs in (SRP): NotAuthorizedException: Incorrect username or password.");
+        expect(lines).toContainEqual(expect.stringMatching(/^✗ alice signs in \(SRP\) \(\d+ ms\): NotAuthorizedException: Incorrect username or password\.$/));
         const created = mocks.idp.commandCalls(AdminCreateUserCommand).map((c) => c.args[0].input);
         expect(created).toEqual([
             expect.objectContaining({ UserPoolId: "us-east-1_AbCdEf", Username: "journey-t1-alice@example.invalid", MessageAction: "SUPPRESS" }),

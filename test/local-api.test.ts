@@ -240,6 +240,34 @@ describe("the local API", () => {
         });
     });
 
+    it("does not retry an asynchronous event older than the maximum event age: EventAgeExceeded", async () => {
+        const aged: AsyncFailureRecord[] = [];
+        const agedEvents = path.join(dir, "aged.jsonl");
+        const runtime = await startFunctions({
+            root: ROOT,
+            functions: [
+                {
+                    name: "sender",
+                    module: path.join(dir, "fixtures.js"),
+                    factory: "sender",
+                    environment: { EVENTS_FILE: agedEvents },
+                    timeoutSeconds: 5,
+                    // 30 ms here; the first retry comes after 100 ms.
+                    async: { retryAttempts: 2, maxEventAgeSeconds: 0.03, onFailure: (r) => void aged.push(r) },
+                },
+            ],
+            retryDelaysMs: [100, 100],
+        });
+        try {
+            runtime.invokeAsync("sender", { body: { message: "fail" } });
+            await runtime.idle();
+        } finally {
+            await runtime.stop();
+        }
+        expect(fs.readFileSync(agedEvents, "utf8").trim().split("\n")).toHaveLength(1);
+        expect(aged).toEqual([expect.objectContaining({ requestContext: expect.objectContaining({ condition: "EventAgeExceeded", approximateInvokeCount: 1 }) })]);
+    });
+
     it("throttles past the usage plan's burst with 429 THROTTLED, and answers a mock integration itself", async () => {
         const throttled = { apiUrl: throttledApi.url, apiKey: "the-api-key", region: REGION };
         const first = await callApi(throttled, credentials, "GET", "/search?q=x");
