@@ -60,6 +60,16 @@ async function main(): Promise<number> {
         }
         throw err;
     }
+    // Listen for Ctrl-C (and SIGTERM) before anything starts, so a signal during startup also stops cleanly.
+    const stopRequested = new Promise<void>((resolve) => {
+        const stop = () => {
+            process.off("SIGINT", stop);
+            process.off("SIGTERM", stop);
+            resolve();
+        };
+        process.on("SIGINT", stop);
+        process.on("SIGTERM", stop);
+    });
     const started = Date.now();
     const time = () => new Date().toISOString().slice(11, 23);
     const backend = await startBackend({
@@ -83,15 +93,12 @@ async function main(): Promise<number> {
             "",
         ].join("\n"),
     );
-    await new Promise<void>((resolve) => {
-        const stop = () => {
-            process.off("SIGINT", stop);
-            process.off("SIGTERM", stop);
-            resolve();
-        };
-        process.on("SIGINT", stop);
-        process.on("SIGTERM", stop);
-    });
+    // The API answers from "ready"; each function's first request waits for its worker until this line.
+    backend.warm().then(
+        () => console.log(`${time()} functions warm in ${Date.now() - started} ms`),
+        (err: unknown) => console.error(`${time()} a function failed to start: ${err instanceof Error ? err.message : String(err)}`),
+    );
+    await stopRequested;
     console.log("stopping…");
     await backend.stop();
     console.log("stopped; state kept in", backend.dataDir);
