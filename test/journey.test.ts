@@ -7,6 +7,9 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { CognitoIdentityClient, DescribeIdentityCommand } from "@aws-sdk/client-cognito-identity";
+import { CognitoIdentityProviderClient, ListUsersCommand } from "@aws-sdk/client-cognito-identity-provider";
+import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { runJourney, type JourneyResult } from "../cli/journey";
 import { localTarget, readLocalClientConfig } from "../cli/journey-targets";
 import { startBackend, type LocalBackend } from "../local/backend";
@@ -92,5 +95,29 @@ describe("npm run journey -- --local", () => {
             expect.stringMatching(/^remove identity /),
             expect.stringMatching(/^remove user alice /),
         ]);
+    });
+
+    it("leaves nothing behind: no note, device or block, no user, the identities gone, no upload", async () => {
+        const config = readLocalClientConfig(dataDir);
+        const local = { region: config.region, credentials: { accessKeyId: "check", secretAccessKey: "check" } };
+        const db = new DynamoDBClient({ ...local, endpoint: config.endpoints.dynamodb });
+        const idp = new CognitoIdentityProviderClient({ ...local, endpoint: config.endpoints.cognitoIdentityProvider });
+        const identities = new CognitoIdentityClient({ ...local, endpoint: config.endpoints.cognitoIdentity });
+        try {
+            for (const table of [config.tables!.notes!, config.tables!.devices!, config.tables!.blocks!]) {
+                expect([table, (await db.send(new ScanCommand({ TableName: table, ConsistentRead: true }))).Count]).toEqual([table, 0]);
+            }
+            expect((await idp.send(new ListUsersCommand({ UserPoolId: config.userPoolId }))).Users).toEqual([]);
+            const removed = result.cleanup.map((s) => /^remove identity (\S+)$/.exec(s.name)?.[1]).filter((id): id is string => id !== undefined);
+            expect(removed).toHaveLength(2);
+            for (const identityId of removed) {
+                await expect(identities.send(new DescribeIdentityCommand({ IdentityId: identityId }))).rejects.toMatchObject({ name: "ResourceNotFoundException" });
+            }
+            // The local S3 keeps every version in the data dir (local/s3.ts): none is left.
+            const versions = JSON.parse(fs.readFileSync(path.join(dataDir, "s3", config.uploadsBucket, "versions.json"), "utf8")) as unknown[];
+            expect(versions).toEqual([]);
+        } finally {
+            for (const client of [db, idp, identities]) client.destroy();
+        }
     });
 });
