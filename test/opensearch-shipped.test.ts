@@ -2,9 +2,10 @@
  * The OpenSearch engine's code exactly as `pulumi up` would ship it (the default on every stage). The
  * notes, indexer and search functions' archives run in fresh Node processes that see only the archive and
  * the AWS SDK (so the indexer and search functions sign with the aws4 bundled in their archives); notes go
- * to dynalite through the notes function, stream records are built from the real items before and after
- * each change, and the indexer and search functions talk to the local OpenSearch endpoint
- * (local/opensearch.ts), which checks every request's SigV4 signature for service `es`.
+ * to the local DynamoDB (local/dynamodb.ts) through the notes function, each change's stream record is the
+ * one that server captured and its event source mapping delivers, and the indexer and search functions
+ * talk to the local OpenSearch endpoint (local/opensearch.ts), which checks every request's SigV4
+ * signature for service `es`.
  */
 import { PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { start as startOpenSearch, type LocalOpenSearch } from "../local/opensearch";
@@ -13,7 +14,7 @@ import { createDeclaredTable, startDynamo, type LocalDynamo } from "./support/dy
 import { startFunction, type LocalFunction } from "./support/lambda";
 import { loadProgram } from "./support/program";
 import { pipelineCalls } from "./support/search-pipeline";
-import { ChangeCapture } from "./support/streams";
+import { tapStream, type StreamTap } from "./support/streams";
 
 const alice = "us-east-1:11111111-1111-4111-8111-111111111111";
 const bob = "us-east-1:22222222-2222-4222-8222-222222222222";
@@ -24,7 +25,7 @@ let notes: LocalFunction;
 let indexer: LocalFunction;
 let search: LocalFunction;
 let s3: LocalS3;
-let changes: ChangeCapture;
+let stream: StreamTap;
 let tableName: string;
 let mediaBaseUrl: string;
 
@@ -42,7 +43,8 @@ beforeAll(async () => {
     // The notes function counts writes per identity in the limits table.
     await createDeclaredTable(dynamo, program.recorder.one("aws:dynamodb/table:Table", "data-limits"), archives["notes-function"].environment.LIMITS_TABLE);
     opensearch = await startOpenSearch({ verifySignature: { secretAccessKey: "secret-of-the-role", region: "us-east-1" } });
-    changes = new ChangeCapture(dynamo, tableName, ["ownerId", "noteId"]);
+    // The notes table is stream-enabled as declared: the local DynamoDB captures each change's record.
+    stream = tapStream(dynamo, tableName);
 
     // The execution role's session credentials, as Lambda puts them in the environment.
     const role = { AWS_ACCESS_KEY_ID: "ASIAROLESESSION", AWS_SECRET_ACCESS_KEY: "secret-of-the-role", AWS_SESSION_TOKEN: "session-token" };
@@ -64,7 +66,7 @@ afterAll(async () => {
     await dynamo?.close();
 });
 
-const { find, change, index } = pipelineCalls(() => ({ notes, indexer, search, changes }));
+const { find, change, index } = pipelineCalls(() => ({ notes, indexer, search, stream }));
 
 const ids = (reply: { body: { notes: { noteId: string }[] } }) => reply.body.notes.map((n) => n.noteId);
 
@@ -137,7 +139,8 @@ test("a document OpenSearch rejects fails alone, by its stream record; the rest 
             Item: { ownerId: { S: alice }, noteId: { S: "poison" }, headline: { S: "Poison" }, text: { S: "x" }, createdAt: { S: "yesterday" } },
         }),
     );
-    const poison = changes.record(undefined, await changes.read({ ownerId: alice, noteId: "poison" }));
+    const poison = await stream.takeOne({ ownerId: alice, noteId: "poison" });
+    expect(poison.eventName).toBe("INSERT");
     const good = await change({ method: "POST", resource: "/notes", identityId: alice, body: { noteId: "kite", headline: "Kite festival" } }, "kite");
     const bulks = opensearch.requests.filter((r) => r.path === "/_bulk").length;
 

@@ -1,24 +1,20 @@
 /**
- * `npm run replay` (cli/replay.ts) against dynalite, the local OpenSearch endpoint and the local SQS endpoint,
- * with the DynamoDB Streams client mocked as one in-memory shard (records built by test/support/streams.ts) and
- * the Lambda client mocked as a tiny local invoke of the sender's logic (functions/notifications.ts, SNS
- * mocked): a message is deleted only when its work succeeded.
+ * `npm run replay` (cli/replay.ts) against the local DynamoDB (local/dynamodb.ts), the local OpenSearch endpoint
+ * and the local SQS endpoint. The notes table's stream is the one that server captured: the command reads the
+ * failed batches back through the real DynamoDB Streams client, and a batch older than the stream's retention
+ * is trimmed by moving the server's clock. The Lambda client is mocked as a tiny local invoke of the sender's
+ * logic (functions/notifications.ts, SNS mocked): a message is deleted only when its work succeeded.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { DeleteItemCommand, PutItemCommand, type AttributeValue } from "@aws-sdk/client-dynamodb";
-import {
-    DynamoDBStreamsClient,
-    GetRecordsCommand,
-    GetShardIteratorCommand,
-    TrimmedDataAccessException,
-    type _Record as StreamRecord,
-} from "@aws-sdk/client-dynamodb-streams";
+import { DescribeStreamCommand, DynamoDBStreamsClient, type GetShardIteratorCommandInput } from "@aws-sdk/client-dynamodb-streams";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { PublishCommand, SNSClient, ThrottledException, type PublishCommandInput } from "@aws-sdk/client-sns";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
+import type { DynamoDBRecord } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { main, replayQueue, type ReplayOptions } from "../cli/replay";
 import { sendNotification, type NotificationSettings } from "../functions/notifications";
@@ -26,15 +22,19 @@ import type { NotificationRequestEvent } from "../functions/notification-schema"
 import { createOpenSearchIndexer } from "../functions/opensearch";
 import { createOpenSearchClient } from "../functions/opensearch-client";
 import { LIMITS_TABLE_KEYS, NOTES_TABLE_KEYS } from "../infra/data";
+import { NOTES_STREAM_VIEW_TYPE } from "../infra/declarations";
 import { BLOCKS_TABLE_KEYS, DEVICES_TABLE_KEYS } from "../infra/notifications";
+import { STREAM_RETENTION_MS, type StreamFailureMessage } from "../local/dynamodb";
 import { start as startOpenSearch, type LocalOpenSearch } from "../local/opensearch";
 import { start as startSqs, type LocalSqs } from "../local/sqs";
 import { createTable, startDynamo, type LocalDynamo } from "./support/dynamodb";
-import { ChangeCapture } from "./support/streams";
+import { tapStream, type StreamTap } from "./support/streams";
 
 const CREDENTIALS = { accessKeyId: "AKIDREPLAY", secretAccessKey: "replay-secret" };
 const MEDIA = "https://d1234abcd.cloudfront.net";
 const TABLE = "replay-notes";
+/** The notes table as the program declares it: its stream carries old and new images. */
+const NOTES_TABLE = { ...NOTES_TABLE_KEYS, streamEnabled: true, streamViewType: NOTES_STREAM_VIEW_TYPE } as const;
 const PUSH_TABLES = { devices: "replay-devices", blocks: "replay-blocks", limits: "replay-limits" };
 const SENDER_NAME = "mobile-backend-dev-notifications-sender-1a2b3c";
 const SENDER_ARN = `arn:aws:lambda:us-east-1:123456789012:function:${SENDER_NAME}:$LATEST`;
@@ -45,15 +45,18 @@ let dynamo: LocalDynamo;
 let opensearch: LocalOpenSearch;
 let sqs: LocalSqs;
 let sqsClient: SQSClient;
-let capture: ChangeCapture;
+let streams: DynamoDBStreamsClient;
+let tap: StreamTap;
 let tmp: string;
-const streamsMock = mockClient(DynamoDBStreamsClient);
+/** Added to the local DynamoDB's clock: a test ages records past the stream's retention with it. */
+let clockOffset = 0;
 const lambdaMock = mockClient(LambdaClient);
 const snsMock = mockClient(SNSClient);
-const streams = new DynamoDBStreamsClient({ region: "us-east-1", credentials: CREDENTIALS });
 const lambda = new LambdaClient({ region: "us-east-1", credentials: CREDENTIALS });
-/** The stream's one shard: every change recorded, oldest first. */
-const shard: StreamRecord[] = [];
+/** The notes table's stream: every change's record, oldest first, as the local DynamoDB delivered it. */
+const shard: DynamoDBRecord[] = [];
+/** Every GetShardIterator request `streams` sent (the replay reads the stream with it). */
+const iteratorRequests: GetShardIteratorCommandInput[] = [];
 const savedEnv = { ...process.env };
 
 const indexer = (index: string, endpoint = opensearch.endpoint) =>
@@ -76,68 +79,77 @@ function note(noteId: string, text: string): Record<string, AttributeValue> {
     };
 }
 
-/** Writes (or deletes) a note in the table and appends its stream record to the shard. */
-async function change(noteId: string, text: string | null): Promise<StreamRecord> {
-    const before = await capture.read({ ownerId: owner, noteId });
-    const after = text === null ? undefined : note(noteId, text);
-    if (after) await dynamo.client.send(new PutItemCommand({ TableName: TABLE, Item: after }));
-    else await dynamo.client.send(new DeleteItemCommand({ TableName: TABLE, Key: { ownerId: { S: owner }, noteId: { S: noteId } } }));
-    const record = capture.record(before, after) as unknown as StreamRecord;
+/** Writes (or, with `text` null, deletes) a note in a table. */
+async function write(table: string, noteId: string, text: string | null): Promise<void> {
+    if (text !== null) await dynamo.client.send(new PutItemCommand({ TableName: table, Item: note(noteId, text) }));
+    else await dynamo.client.send(new DeleteItemCommand({ TableName: table, Key: { ownerId: { S: owner }, noteId: { S: noteId } } }));
+}
+
+/** Changes a note in the notes table and returns the stream record the local DynamoDB captured of it (also kept in {@link shard}). */
+async function change(noteId: string, text: string | null): Promise<DynamoDBRecord> {
+    await write(TABLE, noteId, text);
+    const record = await tap.takeOne({ ownerId: owner, noteId });
     shard.push(record);
     return record;
 }
 
-/** The on-failure invocation record of a stream batch, as the event source mapping sends it to SQS. */
-function batchMessage(records: StreamRecord[]): string {
-    return JSON.stringify({
+/**
+ * The on-failure invocation record of a stream batch, as the event source mapping sends it to SQS: where the
+ * records are on the stream (its ARN, its shard, the sequence numbers), never the records themselves. Built
+ * here from the records the local stream holds, rather than by a failing mapping, so that a test chooses
+ * which records make up the batch.
+ */
+async function batchMessage(records: DynamoDBRecord[]): Promise<StreamFailureMessage> {
+    const first = records[0];
+    const last = records[records.length - 1];
+    const streamArn = first.eventSourceARN as string;
+    const { StreamDescription } = await streams.send(new DescribeStreamCommand({ StreamArn: streamArn }));
+    const arrival = (r: DynamoDBRecord) => new Date((r.dynamodb?.ApproximateCreationDateTime ?? 0) * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+    return {
         requestContext: { requestId: "316aa6d0-8154-4ad1-9af7-85d5f4a6bc81", functionArn: "arn:aws:lambda:us-east-1:123456789012:function:indexer", condition: "RetryAttemptsExhausted", approximateInvokeCount: 3 },
         responseContext: { statusCode: 200, executedVersion: "$LATEST", functionError: "Unhandled" },
         version: "1.0",
         timestamp: "2026-01-01T00:00:05.000Z",
         DDBStreamBatchInfo: {
-            shardId: "shardId-00000001573689847184-864758bb",
-            startSequenceNumber: records[0].dynamodb?.SequenceNumber,
-            endSequenceNumber: records[records.length - 1].dynamodb?.SequenceNumber,
-            approximateArrivalOfFirstRecord: "2026-01-01T00:00:01Z",
-            approximateArrivalOfLastRecord: "2026-01-01T00:00:01Z",
+            shardId: StreamDescription?.Shards?.[0]?.ShardId as string,
+            startSequenceNumber: first.dynamodb?.SequenceNumber as string,
+            endSequenceNumber: last.dynamodb?.SequenceNumber as string,
+            approximateArrivalOfFirstRecord: arrival(first),
+            approximateArrivalOfLastRecord: arrival(last),
             batchSize: records.length,
-            // ChangeCapture's records carry the stream ARN as Lambda's events do.
-            streamArn: (records[0] as { eventSourceARN?: string }).eventSourceARN,
+            streamArn,
         },
-    });
-}
-
-/** The stream served from {@link shard}: an iterator is a position; pages of `Limit`; empty pages at the end. */
-function serveShard() {
-    streamsMock.reset();
-    streamsMock.on(GetShardIteratorCommand).callsFake((input: { SequenceNumber?: string }) => {
-        const at = shard.findIndex((r) => r.dynamodb?.SequenceNumber === input.SequenceNumber);
-        return { ShardIterator: `position-${at}` };
-    });
-    streamsMock.on(GetRecordsCommand).callsFake((input: { ShardIterator?: string; Limit?: number }) => {
-        const at = Number(input.ShardIterator?.replace("position-", ""));
-        const page = shard.slice(at, at + (input.Limit ?? 1000));
-        return { Records: page, NextShardIterator: `position-${at + page.length}` };
-    });
+    };
 }
 
 beforeAll(async () => {
     for (const key of Object.keys(process.env)) if (key.startsWith("AWS_")) delete process.env[key];
-    dynamo = await startDynamo();
+    dynamo = await startDynamo({ now: () => Date.now() + clockOffset });
     opensearch = await startOpenSearch({ verifySignature: { secretAccessKey: CREDENTIALS.secretAccessKey, region: "us-east-1" } });
     sqs = await startSqs({ accountId: "123456789012" });
     sqsClient = new SQSClient({ endpoint: sqs.url, region: "us-east-1", credentials: CREDENTIALS });
-    await createTable(dynamo.client, TABLE, NOTES_TABLE_KEYS);
+    // The local DynamoDB answers the DynamoDB Streams API on the same port.
+    streams = new DynamoDBStreamsClient({ endpoint: dynamo.endpoint, region: "us-east-1", credentials: CREDENTIALS });
+    streams.middlewareStack.add(
+        (next, context) => async (args) => {
+            if (context.commandName === "GetShardIteratorCommand") iteratorRequests.push(args.input as GetShardIteratorCommandInput);
+            return next(args);
+        },
+        { step: "initialize", name: "recordShardIteratorRequests" },
+    );
+    await createTable(dynamo.client, TABLE, NOTES_TABLE);
     await createTable(dynamo.client, PUSH_TABLES.devices, DEVICES_TABLE_KEYS);
     await createTable(dynamo.client, PUSH_TABLES.blocks, BLOCKS_TABLE_KEYS);
     await createTable(dynamo.client, PUSH_TABLES.limits, LIMITS_TABLE_KEYS);
-    capture = new ChangeCapture(dynamo, TABLE, ["ownerId", "noteId"]);
+    tap = tapStream(dynamo, TABLE);
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "replay-"));
-    // The command builds its own clients from the environment, as it would in a shell.
+    // The command builds its own clients from the environment, as it would in a shell ("Service-specific
+    // endpoints", AWS SDKs and Tools reference guide: AWS_ENDPOINT_URL_<SERVICE>).
     Object.assign(process.env, {
         AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
         AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
         AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+        AWS_ENDPOINT_URL_DYNAMODB_STREAMS: dynamo.endpoint,
         AWS_ENDPOINT_URL_SQS: sqs.url,
         AWS_EC2_METADATA_DISABLED: "true",
     });
@@ -145,10 +157,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
     process.env = savedEnv;
-    streamsMock.restore();
     lambdaMock.restore();
     snsMock.restore();
     sqsClient?.destroy();
+    streams?.destroy();
     await sqs?.stop();
     await opensearch?.stop();
     await dynamo?.close();
@@ -189,16 +201,19 @@ const stackOutputs = (over: Record<string, unknown> = {}) => ({
 
 describe("search", () => {
     test("a batch whose notes were edited or deleted since: the index gets the table's current state; the message is deleted", async () => {
-        serveShard();
         const index = "notes-edited";
         // The batch the indexer gave up on: three new notes. The index already had a stale copy of note b.
         const batch = [await change("a", "first text of a"), await change("b", "first text of b"), await change("c", "text of c")];
-        await indexer(index)({ Records: [batch[1] as never] });
+        expect(batch.map((r) => r.eventName)).toEqual(["INSERT", "INSERT", "INSERT"]);
+        await indexer(index)({ Records: [batch[1]] });
         // Since then: a was edited, b deleted (the records of those changes come after the batch).
         await change("a", "edited text of a");
         await change("b", null);
         const queueUrl = sqs.createQueue("search-edited");
-        sqs.send("search-edited", batchMessage(batch));
+        const failure = await batchMessage(batch);
+        expect(failure.DDBStreamBatchInfo.streamArn).toMatch(new RegExp(`^arn:aws:dynamodb:us-east-1:123456789012:table/${TABLE}/stream/`));
+        sqs.send("search-edited", JSON.stringify(failure));
+        iteratorRequests.length = 0;
 
         const { summary, lines } = await replay({ queue: "search", queueUrl, search: { tableName: TABLE, index: indexer(index) } });
         expect(summary).toEqual({ received: 1, replayed: 1, failed: 0, unrecognised: 0 });
@@ -208,39 +223,61 @@ describe("search", () => {
         // The current text, never the batch's stale one.
         expect(docs.get(`${owner}/a`)).toMatchObject({ note_text: "edited text of a" });
         expect(sqs.messages("search-edited")).toEqual([]);
-        expect(streamsMock.commandCalls(GetShardIteratorCommand)[0].args[0].input).toEqual({
-            StreamArn: `arn:aws:dynamodb:us-east-1:123456789012:table/${TABLE}/stream/2026-01-01T00:00:00.000`,
-            ShardId: "shardId-00000001573689847184-864758bb",
-            ShardIteratorType: "AT_SEQUENCE_NUMBER",
-            SequenceNumber: batch[0].dynamodb?.SequenceNumber,
-        });
+        // The batch is read from where the message says it starts.
+        expect(iteratorRequests).toEqual([
+            {
+                StreamArn: failure.DDBStreamBatchInfo.streamArn,
+                ShardId: failure.DDBStreamBatchInfo.shardId,
+                ShardIteratorType: "AT_SEQUENCE_NUMBER",
+                SequenceNumber: batch[0].dynamodb?.SequenceNumber,
+            },
+        ]);
     });
 
     test("records trimmed from the stream: one full reindex for all such messages, then they are deleted", async () => {
-        streamsMock.reset();
-        streamsMock.on(GetShardIteratorCommand).rejects(new TrimmedDataAccessException({ message: "Attempted to access data past the trim horizon", $metadata: {} }));
+        // A notes table of its own, so that the records the other tests replay stay on the notes table's stream.
+        const table = `${TABLE}-trimmed`;
+        await createTable(dynamo.client, table, NOTES_TABLE);
+        const trimmedTap = tapStream(dynamo, table);
+        // Two batches the indexer gave up on: notes a and b, then c.
+        for (const [noteId, text] of [["a", "first text of a"], ["b", "first text of b"], ["c", "text of c"]]) await write(table, noteId, text);
+        const failed = await trimmedTap.take();
+        expect(failed.map((r) => r.eventName)).toEqual(["INSERT", "INSERT", "INSERT"]);
         const index = "notes-trimmed";
         const queueUrl = sqs.createQueue("search-trimmed");
-        sqs.send("search-trimmed", batchMessage(shard.slice(0, 2)));
-        sqs.send("search-trimmed", batchMessage(shard.slice(2, 3)));
+        sqs.send("search-trimmed", JSON.stringify(await batchMessage(failed.slice(0, 2))));
+        sqs.send("search-trimmed", JSON.stringify(await batchMessage(failed.slice(2, 3))));
         const bulks = () => opensearch.requests.filter((r) => r.path === "/_bulk").length;
         const before = bulks();
 
-        const { summary, lines } = await replay({ queue: "search", queueUrl, search: { tableName: TABLE, index: indexer(index), reindexSegments: 1 } });
-        expect(summary).toEqual({ received: 2, replayed: 2, failed: 0, unrecognised: 0, fullReindex: "done" });
-        expect(lines.filter((l) => l.includes("running the full reindex"))).toHaveLength(1);
-        expect(lines.filter((l) => l.includes("covered by the full reindex"))).toHaveLength(2);
-        // The table now holds a (edited) and c: both indexed, by one scan.
-        expect([...opensearch.documents(index).keys()].sort()).toEqual([`${owner}/a`, `${owner}/c`]);
-        expect(bulks() - before).toBe(1);
-        expect(sqs.messages("search-trimmed")).toEqual([]);
+        // More than the stream's 24-hour retention later, a is edited and b deleted: those changes' records
+        // trim the day-old ones, and the batches can no longer be read (TrimmedDataAccessException).
+        clockOffset = STREAM_RETENTION_MS + 60 * 60 * 1000;
+        try {
+            await write(table, "a", "edited text of a");
+            await write(table, "b", null);
+            expect((await trimmedTap.take()).map((r) => r.eventName)).toEqual(["MODIFY", "REMOVE"]);
+
+            const { summary, lines } = await replay({ queue: "search", queueUrl, search: { tableName: table, index: indexer(index), reindexSegments: 1 } });
+            expect(summary).toEqual({ received: 2, replayed: 2, failed: 0, unrecognised: 0, fullReindex: "done" });
+            expect(lines.filter((l) => l.includes("running the full reindex"))).toHaveLength(1);
+            expect(lines.filter((l) => l.includes("covered by the full reindex"))).toHaveLength(2);
+            expect(lines.filter((l) => l.includes("the records are gone from the stream (trimmed: older than the stream's 24-hour retention)"))).toHaveLength(2);
+            // The table now holds a (edited) and c: both indexed, by one scan.
+            expect([...opensearch.documents(index).keys()].sort()).toEqual([`${owner}/a`, `${owner}/c`]);
+            expect(opensearch.documents(index).get(`${owner}/a`)).toMatchObject({ note_text: "edited text of a" });
+            expect(bulks() - before).toBe(1);
+            expect(sqs.messages("search-trimmed")).toEqual([]);
+        } finally {
+            clockOffset = 0;
+        }
     });
 
     test("npm run replay: the engine failing leaves the message in the queue and exits 1", async () => {
-        serveShard();
         sqs.createQueue("cli-search");
         sqs.createQueue("cli-push");
-        sqs.send("cli-search", batchMessage(shard.slice(0, 1)));
+        // The command reads the batch from the local stream (AWS_ENDPOINT_URL_DYNAMODB_STREAMS), then fails on the engine.
+        sqs.send("cli-search", JSON.stringify(await batchMessage(shard.slice(0, 1))));
         // Nothing listens on port 9: the engine is down.
         const down = stackOutputs({ searchEngine: { engine: "opensearch", endpoint: "http://127.0.0.1:9", index: "notes-cli", indexReplicas: 0 } });
         const run = await command(down, ["--queue", "search"]);
@@ -346,11 +383,10 @@ describe("push", () => {
 });
 
 test("a dry run describes every message and changes nothing: no index write, no invocation, no delete; the messages are released", async () => {
-    serveShard();
     lambdaMock.resetHistory();
     const searchUrl = sqs.createQueue("dry-search");
     const pushUrl = sqs.createQueue("dry-push");
-    sqs.send("dry-search", batchMessage(shard.slice(0, 3)));
+    sqs.send("dry-search", JSON.stringify(await batchMessage(shard.slice(0, 3))));
     sqs.send("dry-search", "{}");
     sqs.send(
         "dry-push",

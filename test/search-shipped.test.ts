@@ -1,9 +1,9 @@
 /**
  * The search tier's code exactly as `pulumi up` would ship it. The notes, indexer and search
- * functions' serialized archives run in fresh Node processes; notes are written to dynalite through
- * the notes function, the stream records are built from the real items before and after each change,
- * and the indexer and search functions talk to a local CloudSearch endpoint that checks the requests
- * the real SDK sends (signature included).
+ * functions' serialized archives run in fresh Node processes; notes are written to the local DynamoDB
+ * (local/dynamodb.ts) through the notes function, each change's stream record is the one that server
+ * captured and its event source mapping delivers, and the indexer and search functions talk to a
+ * local CloudSearch endpoint that checks the requests the real SDK sends (signature included).
  */
 import { PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { startS3, type LocalS3 } from "../local/s3";
@@ -12,7 +12,7 @@ import { createDeclaredTable, startDynamo, type LocalDynamo } from "./support/dy
 import { startFunction, type LocalFunction } from "./support/lambda";
 import { loadProgram } from "./support/program";
 import { pipelineCalls } from "./support/search-pipeline";
-import { ChangeCapture } from "./support/streams";
+import { tapStream, type StreamTap } from "./support/streams";
 
 const alice = "us-east-1:11111111-1111-4111-8111-111111111111";
 const bob = "us-east-1:22222222-2222-4222-8222-222222222222";
@@ -23,7 +23,7 @@ let s3: LocalS3;
 let notes: LocalFunction;
 let indexer: LocalFunction;
 let search: LocalFunction;
-let changes: ChangeCapture;
+let stream: StreamTap;
 let tableName: string;
 let mediaBaseUrl: string;
 
@@ -40,7 +40,8 @@ beforeAll(async () => {
     // The notes function counts writes per identity in the limits table.
     await createDeclaredTable(dynamo, program.recorder.one("aws:dynamodb/table:Table", "data-limits"), archives["notes-function"].environment.LIMITS_TABLE);
     cloudsearch = await startCloudSearch({ verifySignature: { secretAccessKey: "local" } });
-    changes = new ChangeCapture(dynamo, tableName, ["ownerId", "noteId"]);
+    // The notes table is stream-enabled as declared: the local DynamoDB captures each change's record.
+    stream = tapStream(dynamo, tableName);
 
     // A note's mediaKey must be an existing upload: alice's photo is in the (local) uploads bucket.
     const bucket = archives["notes-function"].environment.UPLOADS_BUCKET;
@@ -60,7 +61,7 @@ afterAll(async () => {
     await s3?.stop();
 });
 
-const { find, change, index } = pipelineCalls(() => ({ notes, indexer, search, changes }));
+const { find, change, index } = pipelineCalls(() => ({ notes, indexer, search, stream }));
 
 test("a note is searchable by its owner only, edits are reflected and deletes disappear", async () => {
     const photo = `uploads/${alice}/beach.jpg`;
@@ -117,7 +118,8 @@ test("a record CloudSearch rejects fails alone; the rest of its batch is indexed
             Item: { ownerId: { S: alice }, noteId: { S: "poison" }, headline: { S: "Poison" }, text: { S: "x" }, createdAt: { S: "yesterday" } },
         }),
     );
-    const poison = changes.record(undefined, await changes.read({ ownerId: alice, noteId: "poison" }));
+    const poison = await stream.takeOne({ ownerId: alice, noteId: "poison" });
+    expect(poison.eventName).toBe("INSERT");
     const good = await change({ method: "POST", resource: "/notes", identityId: alice, body: { noteId: "kite", headline: "Kite festival" } }, "kite");
 
     const response = await index(poison, good);

@@ -5,7 +5,7 @@ import {
     type StreamViewType,
 } from "@aws-sdk/client-dynamodb";
 import type { TableKeys } from "../../infra/data";
-import { createTableInput, startLocalDynamoDb, type LocalDynamoDb } from "../../local/dynamodb";
+import { createTableInput, startLocalDynamoDb, type LocalDynamoDb, type LocalDynamoOptions } from "../../local/dynamodb";
 import type { RecordedResource } from "./mocks";
 
 /** A local DynamoDB (local/dynamodb.ts: dynalite in memory, with DynamoDB Streams) and a client for it. */
@@ -17,9 +17,9 @@ export interface LocalDynamo {
     close(): Promise<void>;
 }
 
-/** Starts the local DynamoDB on an ephemeral loopback port. */
-export async function startDynamo(): Promise<LocalDynamo> {
-    const server = await startLocalDynamoDb();
+/** Starts the local DynamoDB on an ephemeral loopback port (`options.now`: a clock a test can move). */
+export async function startDynamo(options: Pick<LocalDynamoOptions, "now"> = {}): Promise<LocalDynamo> {
+    const server = await startLocalDynamoDb(options);
     const client = new DynamoDBClient({
         endpoint: server.url,
         region: "us-east-1",

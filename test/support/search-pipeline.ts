@@ -1,14 +1,15 @@
-import type { APIGatewayProxyResult, DynamoDBBatchResponse } from "aws-lambda";
+import type { APIGatewayProxyResult, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
 import { apiEvent, reply, type ApiCall } from "./events";
 import type { LocalFunction } from "./lambda";
-import { ChangeCapture, streamEvent } from "./streams";
+import type { StreamTap } from "./streams";
 
 /** The shipped functions a search test drives: notes (writes), the indexer (stream batches) and search. */
 export interface SearchPipeline {
     notes: LocalFunction;
     indexer: LocalFunction;
     search: LocalFunction;
-    changes: ChangeCapture;
+    /** The notes table's stream, as the local DynamoDB captured it. */
+    stream: StreamTap;
 }
 
 /**
@@ -22,15 +23,13 @@ export function pipelineCalls(get: () => SearchPipeline) {
         /** `GET /search` as `identityId`. */
         find: async (identityId: string, query: Record<string, string>) =>
             reply(await get().search.invoke<APIGatewayProxyResult>(apiEvent({ method: "GET", resource: "/search", query, identityId }))),
-        /** Runs a notes API call and returns the stream record of the change it made. */
+        /** Runs a notes API call and returns the stream record of the change it made (it must make exactly one). */
         change: async (request: ApiCall & { identityId: string }, noteId: string) => {
-            const key = { ownerId: request.identityId, noteId };
-            const before = await get().changes.read(key);
             const response = await callNotes(request);
             expect(response.statusCode).toBeLessThan(300);
-            return get().changes.record(before, await get().changes.read(key));
+            return get().stream.takeOne({ ownerId: request.identityId, noteId });
         },
-        /** Hands stream records to the indexer as one batch. */
-        index: (...records: Parameters<typeof streamEvent>) => get().indexer.invoke<DynamoDBBatchResponse>(streamEvent(...records)),
+        /** Hands stream records to the indexer as one batch, in the event shape the mapping invokes it with. */
+        index: (...records: DynamoDBRecord[]) => get().indexer.invoke<DynamoDBBatchResponse>({ Records: records } satisfies DynamoDBStreamEvent),
     };
 }

@@ -1,63 +1,57 @@
-import { GetItemCommand, type AttributeValue } from "@aws-sdk/client-dynamodb";
-import type { DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
+import type { DynamoDBRecord } from "aws-lambda";
 import type { LocalDynamo } from "./dynamodb";
 
-type Item = Record<string, AttributeValue>;
-
 /**
- * Builds DynamoDB stream records (NEW_AND_OLD_IMAGES) from real items read back from the local
- * table, as DynamoDB Streams would deliver them for a change. dynalite has no streams, so the test
- * captures each change itself: the item before and after.
+ * A table's stream records as the local DynamoDB (local/dynamodb.ts) captured them, delivered by its event
+ * source mapping (`mapStream`): Lambda's event shape, `eventSourceARN` included. The tap's own function
+ * takes every batch; the test then hands the records to the function under test in the batches it chooses
+ * (a poison record next to a good one, the same batch twice for a retry), which a live mapping would not let
+ * it choose.
  */
-export class ChangeCapture {
-    private sequence = 100_000_000_000_000_000_000n;
-
-    constructor(
-        private readonly dynamo: LocalDynamo,
-        private readonly tableName: string,
-        private readonly keyNames: [string, string],
-    ) {}
-
-    /** The item as stored now (attribute-value form), or undefined. */
-    async read(key: Record<string, string>): Promise<Item | undefined> {
-        const result = await this.dynamo.client.send(
-            new GetItemCommand({
-                TableName: this.tableName,
-                Key: Object.fromEntries(Object.entries(key).map(([k, v]) => [k, { S: v }])),
-                ConsistentRead: true,
-            }),
-        );
-        return result.Item;
-    }
-
-    /** The stream record of a change from `before` to `after` (either may be absent). */
-    record(before: Item | undefined, after: Item | undefined): DynamoDBRecord {
-        const image = after ?? before;
-        if (!image) throw new Error("a change needs an item before or after");
-        const keys = Object.fromEntries(this.keyNames.map((k) => [k, image[k]]));
-        const eventName = before === undefined ? "INSERT" : after === undefined ? "REMOVE" : "MODIFY";
-        this.sequence += 1n;
-        return {
-            eventID: `event-${this.sequence}`,
-            eventName,
-            eventVersion: "1.1",
-            eventSource: "aws:dynamodb",
-            awsRegion: "us-east-1",
-            eventSourceARN: `arn:aws:dynamodb:us-east-1:123456789012:table/${this.tableName}/stream/2026-01-01T00:00:00.000`,
-            dynamodb: {
-                ApproximateCreationDateTime: Math.floor(Date.now() / 1000),
-                Keys: keys as never,
-                ...(after ? { NewImage: after as never } : {}),
-                ...(before ? { OldImage: before as never } : {}),
-                SequenceNumber: String(this.sequence),
-                SizeBytes: Buffer.byteLength(JSON.stringify(image)),
-                StreamViewType: "NEW_AND_OLD_IMAGES",
-            },
-        };
-    }
+export interface StreamTap {
+    /** Every record written since the last call, oldest first, once the mapping has delivered all of them. */
+    take(): Promise<DynamoDBRecord[]>;
+    /** The record of the one change since the last call, which must be to the item with this (string) key. */
+    takeOne(key: Record<string, string>): Promise<DynamoDBRecord>;
 }
 
-/** A stream event of records, as the event source mapping hands it to the function. */
-export function streamEvent(...records: DynamoDBRecord[]): DynamoDBStreamEvent {
-    return { Records: records };
+/** Starts a tap on a stream-enabled table from its oldest record (TRIM_HORIZON); it stops with the server. */
+export function tapStream(dynamo: LocalDynamo, tableName: string): StreamTap {
+    const delivered: DynamoDBRecord[] = [];
+    const lost: string[] = [];
+    const mapping = dynamo.server.mapStream({
+        tableName,
+        name: `test-tap-${tableName}`,
+        invoke: async (event) => {
+            delivered.push(...event.Records);
+        },
+        // Only records that aged out before delivery (a test moving the server's clock) come here.
+        onFailure: async (message) => {
+            const info = message.DDBStreamBatchInfo;
+            lost.push(`${info.startSequenceNumber}..${info.endSequenceNumber} (${message.requestContext.condition})`);
+        },
+    });
+    const take = async (): Promise<DynamoDBRecord[]> => {
+        await mapping.idle();
+        if (lost.length > 0) throw new Error(`stream ${tableName}: records never delivered: ${lost.splice(0).join(", ")}`);
+        return delivered.splice(0);
+    };
+    return {
+        take,
+        async takeOne(key: Record<string, string>): Promise<DynamoDBRecord> {
+            const records = await take();
+            const keys = records.map((r) => JSON.stringify(r.dynamodb?.Keys));
+            const expected = JSON.stringify(Object.fromEntries(Object.entries(key).map(([k, v]) => [k, { S: v }])));
+            const [record] = records;
+            if (records.length !== 1 || record === undefined || !sameKey(record, key)) {
+                throw new Error(`stream ${tableName}: expected one record of ${expected}, got ${records.length}: ${keys.join(", ")}`);
+            }
+            return record;
+        },
+    };
+}
+
+function sameKey(record: DynamoDBRecord, key: Record<string, string>): boolean {
+    const keys = record.dynamodb?.Keys ?? {};
+    return Object.keys(keys).length === Object.keys(key).length && Object.entries(key).every(([k, v]) => keys[k]?.S === v);
 }
