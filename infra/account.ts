@@ -6,7 +6,8 @@ import type { ApiService } from "./api";
 import { fairUseLimits, type FairUseLimits } from "./data";
 import { AppFunction } from "./function";
 import { accountEnvironment, accountFunction } from "./handlers/account";
-import { UPLOADS_PREFIX } from "./media";
+import { ACCOUNT_FUNCTION_UPLOADS_ACCESS } from "./declarations";
+import { bucketStatements } from "./media";
 import { endpointStatements } from "./notifications";
 import { ACCOUNT_ROUTES } from "./routes";
 
@@ -91,14 +92,9 @@ export class AccountDeletion extends pulumi.ComponentResource {
                     { Action: ["dynamodb:Query"], Resource: [pulumi.interpolate`${devicesTable.arn}/index/${DEVICES_BY_ENDPOINT}`] },
                     { Action: ["dynamodb:BatchWriteItem"], Resource: [limits.table.arn] },
                     ...endpointStatements(args.platformApplications, [], ["sns:DeleteEndpoint"]),
-                    {
-                        Action: ["s3:ListBucketVersions"],
-                        Resource: [uploadsBucket.arn],
-                        // Listing only under the uploads prefix (s3:prefix condition key, "Amazon S3 condition key examples").
-                        Condition: { StringLike: { "s3:prefix": `${UPLOADS_PREFIX}*` } },
-                    },
-                    // Only DeleteObject with a VersionId: each version goes for good, no delete marker is added.
-                    { Action: ["s3:DeleteObjectVersion"], Resource: [pulumi.interpolate`${uploadsBucket.arn}/${UPLOADS_PREFIX}*`] },
+                    // Listing only under the uploads prefix (s3:prefix condition key, "Amazon S3 condition key examples"), and
+                    // only DeleteObject with a VersionId: each version goes for good, no delete marker is added.
+                    ...bucketStatements(uploadsBucket.arn, ACCOUNT_FUNCTION_UPLOADS_ACCESS),
                     { Action: ["cognito-idp:ListUsers", "cognito-idp:AdminDeleteUser"], Resource: [userPool.arn] },
                     { Action: ["cognito-identity:DeleteIdentities"], Resource: [identityPool.arn] },
                     // Lambda sends the events of failed runs to the queue with the function's role.

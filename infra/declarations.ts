@@ -1,6 +1,7 @@
 /**
  * Declarations the program and the local backend (`npm start`) share, without Pulumi: the tables' keys and
- * indexes, the notes stream, the uploads prefix and the search index. infra/ builds its resources from them;
+ * indexes, the notes stream, the uploads prefix, what each role may do in the uploads bucket and its CORS rules,
+ * and the search index. infra/ builds its resources from them;
  * local/backend.ts creates its local tables and buckets from the same values (and loads no Pulumi module,
  * which keeps its start fast).
  */
@@ -68,6 +69,97 @@ export const BLOCKS_TABLE_KEYS: TableKeys = {
 
 /** Every upload's key starts with this prefix (then the identity id: see `uploadPrefix` in functions/media.ts). */
 export const UPLOADS_PREFIX = "uploads/";
+
+/** IAM policy variable holding the caller's Cognito identity id. */
+export const IDENTITY_ID = "${cognito-identity.amazonaws.com:sub}";
+
+/** An S3 action some role of this program is granted on the uploads bucket. */
+export type UploadsBucketAction =
+    | "s3:GetObject"
+    | "s3:PutObject"
+    | "s3:DeleteObject"
+    | "s3:DeleteObjectVersion"
+    | "s3:ListBucket"
+    | "s3:ListBucketVersions";
+
+/**
+ * One Allow statement of a role on the uploads bucket, without the bucket's ARN (which only Pulumi knows):
+ * with `keys`, object actions on the resource `<bucket ARN>/<keys>`; with `listPrefix`, list actions on the
+ * bucket itself under the condition `StringLike` `s3:prefix` = `listPrefix` ("Amazon S3 condition key
+ * examples", S3 User Guide). Both may use IAM wildcards (`*`, `?`) and policy variables ({@link IDENTITY_ID}).
+ * infra/ turns these into the roles' policies (`bucketStatements` in infra/media.ts); local/backend.ts evaluates
+ * the same statements for the local S3 endpoint.
+ */
+export type UploadsBucketStatement = UploadsObjectStatement | UploadsListStatement;
+
+/** Object actions on the keys `keys` matches (see {@link UploadsBucketStatement}). */
+export interface UploadsObjectStatement {
+    Action: readonly UploadsBucketAction[];
+    keys: string;
+}
+
+/** List actions on the bucket, for listings whose `s3:prefix` matches `listPrefix` (see {@link UploadsBucketStatement}). */
+export interface UploadsListStatement {
+    Action: readonly UploadsBucketAction[];
+    listPrefix: string;
+}
+
+/**
+ * What an identity's credentials may do in the uploads bucket: read its own prefix
+ * (`uploads/<identity id>/*`), nothing else. No `s3:PutObject`: the only way in is the presigned POST of
+ * `POST /uploads`.
+ */
+export const OWN_UPLOADS_ACTIONS = ["s3:GetObject"] as const;
+
+/** The identity roles (signed-in and guest) on the uploads bucket: {@link OWN_UPLOADS_ACTIONS} on their own prefix. */
+export const IDENTITY_UPLOADS_ACCESS: UploadsObjectStatement = { Action: OWN_UPLOADS_ACTIONS, keys: `${UPLOADS_PREFIX}${IDENTITY_ID}/*` };
+
+/**
+ * The uploads function (infra/uploads.ts): PutObject, what the presigned POST it signs lets the app do;
+ * DeleteObject, `DELETE /uploads/{key}` (on a versioned bucket it adds a delete marker, which needs no other
+ * action); ListBucket under the uploads prefix, `GET /uploads`.
+ */
+export const UPLOADS_FUNCTION_UPLOADS_ACCESS: readonly UploadsBucketStatement[] = [
+    { Action: ["s3:PutObject", "s3:DeleteObject"], keys: `${UPLOADS_PREFIX}*` },
+    { Action: ["s3:ListBucket"], listPrefix: `${UPLOADS_PREFIX}*` },
+];
+
+/** The notes function (infra/notes.ts): HeadObject of a note's mediaKey (HeadObject needs s3:GetObject). */
+export const NOTES_FUNCTION_UPLOADS_ACCESS: readonly UploadsBucketStatement[] = [{ Action: ["s3:GetObject"], keys: `${UPLOADS_PREFIX}*` }];
+
+/**
+ * The account deletion function (infra/account.ts): every version under the uploads prefix, listed and deleted
+ * version by version (only DeleteObject with a VersionId: each version goes for good, no delete marker is added).
+ */
+export const ACCOUNT_FUNCTION_UPLOADS_ACCESS: readonly UploadsBucketStatement[] = [
+    { Action: ["s3:ListBucketVersions"], listPrefix: `${UPLOADS_PREFIX}*` },
+    { Action: ["s3:DeleteObjectVersion"], keys: `${UPLOADS_PREFIX}*` },
+];
+
+/** A CORS rule of a bucket, in `aws.s3.BucketCorsConfiguration` terms (`CORSRule`, S3 API reference). */
+export interface BucketCorsRule {
+    allowedMethods: ("GET" | "PUT" | "HEAD" | "POST" | "DELETE")[];
+    allowedOrigins: string[];
+    allowedHeaders?: string[];
+    exposeHeaders?: string[];
+    maxAgeSeconds?: number;
+}
+
+/**
+ * The uploads bucket's CORS rules: browsers on `corsOrigins` (the stage's `media.corsOrigins`) may GET and HEAD
+ * objects and POST uploads (the presigned POST of `POST /uploads`), with any request header, and read the ETag.
+ */
+export function uploadsCorsRules(corsOrigins: string[]): BucketCorsRule[] {
+    return [
+        {
+            allowedMethods: ["GET", "HEAD", "POST"],
+            allowedOrigins: corsOrigins,
+            allowedHeaders: ["*"],
+            exposeHeaders: ["ETag"],
+            maxAgeSeconds: 3000,
+        },
+    ];
+}
 
 /** The stage's index on its own OpenSearch domain (one domain per stage). */
 export const OPENSEARCH_INDEX = "notes";

@@ -2,7 +2,10 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { kept, type RetainedResource, type RetainsResources } from "./adopt";
 import { APP_CLIENT, PASSWORD_POLICY } from "./identity-settings";
-import { UPLOADS_PREFIX } from "./media";
+import { IDENTITY_ID, IDENTITY_UPLOADS_ACCESS, OWN_UPLOADS_ACTIONS } from "./declarations";
+
+/** Where the policy variable and the identities' uploads actions are declared (cli/client-config.ts reads them here). */
+export { IDENTITY_ID, OWN_UPLOADS_ACTIONS };
 
 /** Arguments of {@link Identity}. */
 export interface IdentityArgs {
@@ -38,9 +41,6 @@ export interface IdentityArgs {
     retain?: boolean;
 }
 
-/** IAM policy variable holding the caller's Cognito identity id. */
-export const IDENTITY_ID = "${cognito-identity.amazonaws.com:sub}";
-
 /**
  * How users sign up and in, declared once: the user pool below is created with these, and the client config
  * files (`npm run client-config`) tell the app the same rules.
@@ -56,13 +56,6 @@ export const SIGN_IN = {
     /** The app client's flows (infra/identity-settings.ts): SRP sign-in and refresh, no password sent in the clear. */
     explicitAuthFlows: APP_CLIENT.explicitAuthFlows,
 } as const;
-
-/**
- * What an identity's credentials may do in the uploads bucket: read its own prefix
- * (`uploads/<identity id>/*`), nothing else. No `s3:PutObject`: the only way in is the presigned POST of
- * `POST /uploads`.
- */
-export const OWN_UPLOADS_ACTIONS = ["s3:GetObject"] as const;
 
 /**
  * The identity tier. A Cognito user pool and app client for sign-up/sign-in, registered as the
@@ -224,8 +217,8 @@ export class Identity extends pulumi.ComponentResource implements RetainsResourc
                                 // No s3:PutObject: the only way in is the presigned POST of POST /uploads.
                                 Sid: "ReadOwnUploadsOnly",
                                 Effect: "Allow",
-                                Action: [...OWN_UPLOADS_ACTIONS],
-                                Resource: pulumi.interpolate`${this.uploadsBucketArn}/${UPLOADS_PREFIX}${IDENTITY_ID}/*`,
+                                Action: [...IDENTITY_UPLOADS_ACCESS.Action],
+                                Resource: pulumi.interpolate`${this.uploadsBucketArn}/${IDENTITY_UPLOADS_ACCESS.keys}`,
                             },
                         ],
                     }),

@@ -2,7 +2,8 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { kept, type RetainedResource, type RetainsResources } from "./adopt";
 import type { PriceClass } from "./config";
-import { UPLOADS_PREFIX } from "./declarations";
+import { UPLOADS_PREFIX, uploadsCorsRules, type UploadsBucketStatement } from "./declarations";
+import type { PolicyStatement } from "./function";
 
 /** Arguments of {@link Media}. */
 export interface MediaArgs {
@@ -24,6 +25,19 @@ export interface MediaArgs {
 
 /** Where users' uploads live: below `uploads/<identity id>/`, written only through presigned POSTs of the uploads function. */
 export { UPLOADS_PREFIX };
+
+/**
+ * A role's statements on the uploads bucket (declared without Pulumi in infra/declarations.ts, which the local
+ * backend evaluates too) as IAM statements: object actions on `<bucket ARN>/<keys>`, list actions on the bucket
+ * with the `s3:prefix` condition.
+ */
+export function bucketStatements(bucketArn: pulumi.Input<string>, statements: readonly UploadsBucketStatement[]): PolicyStatement[] {
+    return statements.map((s) =>
+        "keys" in s
+            ? { Action: [...s.Action], Resource: [pulumi.interpolate`${bucketArn}/${s.keys}`] }
+            : { Action: [...s.Action], Resource: [bucketArn], Condition: { StringLike: { "s3:prefix": s.listPrefix } } },
+    );
+}
 
 /**
  * The media tier: a private, encrypted S3 bucket that mobile clients upload to with presigned POSTs
@@ -105,16 +119,9 @@ export class Media extends pulumi.ComponentResource implements RetainsResources 
             `${name}-uploads`,
             {
                 bucket: bucket.id,
-                corsRules: [
-                    {
-                        // POST: browser-based uploads with the presigned POST of POST /uploads.
-                        allowedMethods: ["GET", "HEAD", "POST"],
-                        allowedOrigins: corsOrigins,
-                        allowedHeaders: ["*"],
-                        exposeHeaders: ["ETag"],
-                        maxAgeSeconds: 3000,
-                    },
-                ],
+                // POST: browser-based uploads with the presigned POST of POST /uploads (the local endpoint answers
+                // browsers with the same rules).
+                corsRules: uploadsCorsRules(corsOrigins),
             },
             child,
         );

@@ -5,7 +5,8 @@ import type { ApiService } from "./api";
 import { fairUseLimits, type FairUseLimits } from "./data";
 import { notesEnvironment, notesFunction } from "./handlers/notes";
 import { AppFunction } from "./function";
-import { UPLOADS_PREFIX } from "./media";
+import { NOTES_FUNCTION_UPLOADS_ACCESS } from "./declarations";
+import { bucketStatements } from "./media";
 import { NOTES_ROUTES } from "./routes";
 
 /** Arguments of {@link NotesService}. */
@@ -66,7 +67,7 @@ export class NotesService extends pulumi.ComponentResource {
                     // The write counter: one conditional UpdateItem per write.
                     { Action: ["dynamodb:UpdateItem"], Resource: [args.limits.table.arn] },
                     // HeadObject of a note's mediaKey (HeadObject needs s3:GetObject).
-                    { Action: ["s3:GetObject"], Resource: [pulumi.interpolate`${args.uploadsBucket.arn}/${UPLOADS_PREFIX}*`] },
+                    ...bucketStatements(args.uploadsBucket.arn, NOTES_FUNCTION_UPLOADS_ACCESS),
                 ],
                 memoryMb: args.memoryMb,
                 timeoutSeconds: args.timeoutSeconds,

@@ -5,7 +5,8 @@ import type { UploadContentType } from "../functions/uploads";
 import type { ApiService } from "./api";
 import { AppFunction } from "./function";
 import { uploadsEnvironment, uploadsFunction } from "./handlers/uploads";
-import { UPLOADS_PREFIX } from "./media";
+import { UPLOADS_FUNCTION_UPLOADS_ACCESS } from "./declarations";
+import { bucketStatements } from "./media";
 import { uploadsRoutes } from "./routes";
 
 /** Arguments of {@link UploadsService}. */
@@ -47,7 +48,6 @@ export class UploadsService extends pulumi.ComponentResource {
     constructor(name: string, args: UploadsServiceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mobile-backend:index:UploadsService", name, {}, opts);
 
-        const objects = pulumi.interpolate`${args.bucket.arn}/${UPLOADS_PREFIX}*`;
         const handler = new AppFunction<APIGatewayProxyEvent, APIGatewayProxyResult>(
             `${name}-function`,
             {
@@ -61,16 +61,7 @@ export class UploadsService extends pulumi.ComponentResource {
                     maxVideoBytes: args.maxVideoBytes,
                     expirySeconds: args.expirySeconds,
                 }),
-                statements: [
-                    // PutObject: what the presigned POST it signs lets the app do; DeleteObject: DELETE /uploads/{key}
-                    // (on a versioned bucket it adds a delete marker, which needs no other action).
-                    { Action: ["s3:PutObject", "s3:DeleteObject"], Resource: [objects] },
-                    {
-                        Action: ["s3:ListBucket"],
-                        Resource: [args.bucket.arn],
-                        Condition: { StringLike: { "s3:prefix": `${UPLOADS_PREFIX}*` } },
-                    },
-                ],
+                statements: bucketStatements(args.bucket.arn, UPLOADS_FUNCTION_UPLOADS_ACCESS),
                 tracing: args.tracing,
                 memoryMb: args.memoryMb,
                 timeoutSeconds: args.timeoutSeconds,

@@ -15,14 +15,21 @@ import { DEVICES_BY_ENDPOINT } from "../functions/notification-schema";
 import { reindexTable, type ReindexCheckpoint } from "../functions/reindex";
 import { parseStageConfig, type StageConfig } from "../infra/config";
 import {
+    ACCOUNT_FUNCTION_UPLOADS_ACCESS,
     BLOCKS_TABLE_KEYS,
     DEVICES_TABLE_KEYS,
+    IDENTITY_ID,
+    IDENTITY_UPLOADS_ACCESS,
     LIMITS_TABLE_KEYS,
+    NOTES_FUNCTION_UPLOADS_ACCESS,
     NOTES_STREAM_VIEW_TYPE,
     NOTES_TABLE_KEYS,
     OPENSEARCH_INDEX,
+    UPLOADS_FUNCTION_UPLOADS_ACCESS,
     UPLOADS_PREFIX,
+    uploadsCorsRules,
     type TableKeys,
+    type UploadsBucketStatement,
 } from "../infra/declarations";
 import { accountEnvironment } from "../infra/handlers/account";
 import { blocksEnvironment } from "../infra/handlers/blocks";
@@ -39,7 +46,7 @@ import { startFunctions, type FunctionRuntime, type FunctionSpec } from "./funct
 import { start as startOpenSearch, type LocalOpenSearch } from "./opensearch";
 import { startCognito, type LocalCognito } from "./cognito";
 import type { ClientConfig } from "../infra/declarations";
-import { startS3, type LocalS3, type S3AccessRequest } from "./s3";
+import { startS3, statementsAllow, type LocalS3 } from "./s3";
 import { startLocalDynamoDb } from "./dynamodb";
 import { createPlatformApplicationsAndTopic, startSns, type LocalSns } from "./sns";
 import { start as startSqs } from "./sqs";
@@ -323,35 +330,34 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
             await dynamo.createTable(input);
         }
 
-        // Media: the uploads bucket, its media URL, the identities' and functions' permissions.
-        const uploadsFunction = `${prefix}-uploads`;
-        const notesFunction = `${prefix}-notes`;
-        const accountFunction = `${prefix}-account-deletion`;
+        // Media: the uploads bucket (with the stage's CORS rules, infra/media.ts), its media URL, and what the
+        // functions' roles and the identity roles may do in it: the statements their policies are built from.
+        const functionAccess: Record<string, readonly UploadsBucketStatement[]> = {
+            [`${prefix}-uploads`]: UPLOADS_FUNCTION_UPLOADS_ACCESS,
+            [`${prefix}-notes`]: NOTES_FUNCTION_UPLOADS_ACCESS,
+            [`${prefix}-account-deletion`]: ACCOUNT_FUNCTION_UPLOADS_ACCESS,
+        };
+        // The policy variable's name (`cognito-identity.amazonaws.com:sub`), whose value is the caller's identity id.
+        const identityVariable = IDENTITY_ID.slice(2, -1);
         const s3 = await startS3({
-            buckets: [{ name: names.bucket, versioned: config.retainStatefulResources }],
+            buckets: [{ name: names.bucket, versioned: config.retainStatefulResources, cors: uploadsCorsRules(config.media.corsOrigins) }],
             region,
             port: portOf("s3"),
             mediaCacheControl: `max-age=${config.media.cacheSeconds}`,
             dataDir: path.join(dataDir, "s3"),
-            credentials: (accessKeyId) => functionSecrets.get(accessKeyId)?.secret ?? callerCredentials(accessKeyId)?.secretAccessKey,
-            authorize: (request: S3AccessRequest) => {
+            // The identities' credentials are temporary: S3 wants their session token and refuses them once expired.
+            credentials: (accessKeyId) => {
+                const fn = functionSecrets.get(accessKeyId);
+                if (fn) return fn.secret;
+                const caller = callerCredentials(accessKeyId);
+                return caller && { secretAccessKey: caller.secretAccessKey, sessionToken: caller.sessionToken, expiration: caller.expiration };
+            },
+            authorize: (request) => {
                 const fn = functionSecrets.get(request.accessKeyId)?.name;
-                const underUploads = request.key.startsWith(UPLOADS_PREFIX);
-                if (fn === uploadsFunction) {
-                    if (request.action === "s3:ListBucket") return underUploads;
-                    return (request.action === "s3:PutObject" || request.action === "s3:DeleteObject") && underUploads;
-                }
-                if (fn === notesFunction) return request.action === "s3:GetObject" && underUploads;
-                // infra/account.ts: every version under the uploads prefix, deleted version by version.
-                if (fn === accountFunction) return (request.action === "s3:ListBucketVersions" || request.action === "s3:DeleteObjectVersion") && underUploads;
+                if (fn !== undefined) return statementsAllow(functionAccess[fn] ?? [], request);
                 const caller = callerCredentials(request.accessKeyId);
-                // The identity roles (infra/identity.ts): s3:GetObject on uploads/<identity id>/* only.
-                return (
-                    !!caller &&
-                    mayUseRole(caller) &&
-                    request.action === "s3:GetObject" &&
-                    request.key.startsWith(`${UPLOADS_PREFIX}${caller.identityId}/`)
-                );
+                // Both identity roles (infra/identity.ts), unless the guests' session policy cuts them down.
+                return !!caller && mayUseRole(caller) && statementsAllow([IDENTITY_UPLOADS_ACCESS], request, { [identityVariable]: caller.identityId });
             },
         });
         adoptSavedObjects(s3, names.bucket, path.join(dataDir, "s3", names.bucket));

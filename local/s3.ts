@@ -25,32 +25,55 @@
  *     `Cache-Control`, 403 for a missing key (CloudFront with origin access control gets 403 from S3
  *     for a missing object because it may not ListBucket).
  *
- * Signing: every request except POST uploads and media reads carries a SigV4 `Authorization` header
- * for service `s3`, verified (signature recomputed) with the secret of its access key; unknown keys are
- * 403 InvalidAccessKeyId, requests more than 15 minutes off the clock 403 RequestTimeTooSkewed.
+ * Signing: every request except POST uploads, media reads and preflights is signed with SigV4 for service `s3`,
+ * in its `Authorization` header or in its query string (a presigned URL, as `@aws-sdk/s3-request-presigner`'s
+ * `getSignedUrl` makes it: `X-Amz-Algorithm`, `X-Amz-Credential`, `X-Amz-Date`, `X-Amz-Expires`,
+ * `X-Amz-SignedHeaders`, `X-Amz-Signature`, payload `UNSIGNED-PAYLOAD`; "Authenticating Requests: Using Query
+ * Parameters (AWS Signature Version 4)"), and verified (signature recomputed, local/sigv4.ts) with the secret of
+ * its access key; unknown keys are 403 InvalidAccessKeyId, requests more than 15 minutes off the clock 403
+ * RequestTimeTooSkewed, a presigned URL past `X-Amz-Expires` 403 AccessDenied "Request has expired" (longer than
+ * 604800 s: 400 AuthorizationQueryParametersError). Temporary credentials ({@link S3Credentials} with a session
+ * token) must come with their token — `x-amz-security-token`, `X-Amz-Security-Token` of a presigned URL, or the
+ * POST form's `x-amz-security-token` — and before they expire: a wrong token (or one sent with long-term
+ * credentials) is 400 InvalidToken, none 403 InvalidAccessKeyId, expired credentials 400 ExpiredToken ("Error
+ * responses", S3 API reference).
  * Authorization: `authorize` (default: allow) is asked for the IAM action of each request, as a policy
  * would be: s3:GetObject (Get/Head), s3:GetObjectVersion, s3:PutObject (Put/POST), s3:DeleteObject,
- * s3:DeleteObjectVersion, s3:ListBucket (with the prefix), s3:ListBucketVersions. As in S3, a missing
+ * s3:DeleteObjectVersion, s3:ListBucket (with the prefix), s3:ListBucketVersions ({@link statementsAllow}
+ * evaluates a role's statements as declared in infra/declarations.ts). As in S3, a missing
  * object is 404 only when the caller may also ListBucket that key; otherwise 403 AccessDenied
  * ("HeadObject": "If you don't have the s3:ListBucket permission, Amazon S3 returns an HTTP status code
  * 403 Forbidden error").
  *
+ * CORS: a bucket's `cors` rules (`CORSRule`, in `aws.s3.BucketCorsConfiguration` terms) answer browsers as S3
+ * evaluates them ("Using cross-origin resource sharing (CORS)", S3 User Guide; "Appendix: OPTIONS object", S3 API
+ * reference). A preflight (`OPTIONS` on the bucket or a key, no signature) gets the first rule whose
+ * `AllowedOrigin` (one `*` wildcard at most) matches `Origin`, whose `AllowedMethod` has
+ * `Access-Control-Request-Method` and whose `AllowedHeader` entries match every header of
+ * `Access-Control-Request-Headers`: 200 with `Access-Control-Allow-Origin` (the origin sent),
+ * `-Allow-Methods` (the method asked), `-Allow-Headers` (the headers asked), `-Expose-Headers` and `-Max-Age`;
+ * no matching rule is 403 AccessForbidden, a bucket without rules 403 too, no `Origin` 400. Any other request to a
+ * bucket with an `Origin` that a rule allows for its method carries the same headers, errors included.
+ *
  * Errors: `<Error><Code/><Message/><RequestId/></Error>` with S3's codes and statuses (NoSuchKey 404,
  * NoSuchBucket 404, AccessDenied 403, SignatureDoesNotMatch 403, EntityTooLarge/EntityTooSmall 400,
- * InvalidArgument 400, MalformedPOSTRequest 400, InvalidRequest 400, NotImplemented 501). HEAD answers
+ * InvalidArgument 400, MalformedPOSTRequest 400, InvalidRequest 400, InvalidToken/ExpiredToken 400,
+ * AccessForbidden 403 (CORS), NotImplemented 501). HEAD answers
  * carry no body: the SDK names a 404 `NotFound` and a 403 `Forbidden`.
  *
- * Deliberate differences (it is a local double): one region, no ACLs, no multipart upload, no
+ * Deliberate differences (it is a local double): one region, no ACLs or bucket policies, no multipart upload, no
  * delimiter listings (501 NotImplemented), no copy, no checksum validation beyond SigV4's payload hash,
- * ETags are the MD5 of the body. Objects are kept in memory and, with `dataDir`, written through to disk
- * (every version and delete marker) so that they survive a restart.
+ * ETags are the MD5 of the body, no CORS on the media URL (CloudFront's response headers policy adds none).
+ * Objects are kept in memory and, with `dataDir`, written through to disk (every version and delete marker) so
+ * that they survive a restart.
  */
 import { createHash, createHmac, randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
-import { SigV4Failure, verifySigV4 } from "./sigv4";
+import type { BucketCorsRule, UploadsBucketStatement } from "../infra/declarations";
+import { checkSigV4, readSigV4, SigV4Failure } from "./sigv4";
 
 /** The IAM actions a request to this endpoint needs. */
 export type S3Action =
@@ -71,14 +94,61 @@ export interface S3AccessRequest {
     key: string;
 }
 
+/**
+ * A caller's credentials: its secret and, for temporary credentials (an identity pool's, a role's), the session
+ * token every request must carry and when they expire.
+ */
+export interface S3Credentials {
+    secretAccessKey: string;
+    sessionToken?: string;
+    expiration?: Date;
+}
+
+/**
+ * Whether a role's statements on a bucket (infra/declarations.ts, the same ones its IAM policy is built from)
+ * allow a request, as IAM evaluates Allow statements: the action is listed; an object action's key matches the
+ * statement's `keys`, a list action's prefix its `listPrefix` (the `s3:prefix` condition); `*` matches any
+ * characters and `?` one, and a policy variable (`${cognito-identity.amazonaws.com:sub}`) is replaced by its
+ * value in `variables` — a statement naming a variable that has none matches nothing ("IAM policy elements:
+ * Variables and tags", IAM User Guide).
+ */
+export function statementsAllow(statements: readonly UploadsBucketStatement[], request: S3AccessRequest, variables: Record<string, string> = {}): boolean {
+    const list = request.action === "s3:ListBucket" || request.action === "s3:ListBucketVersions";
+    return statements.some((s) => {
+        if (!(s.Action as readonly string[]).includes(request.action)) return false;
+        // List actions are on the bucket's ARN, object actions on its objects' ARNs.
+        const pattern = "keys" in s ? (list ? undefined : s.keys) : list ? s.listPrefix : undefined;
+        return pattern !== undefined && (iamPattern(pattern, variables)?.test(request.key) ?? false);
+    });
+}
+
+function iamPattern(pattern: string, variables: Record<string, string>): RegExp | undefined {
+    const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    let source = "";
+    for (const part of pattern.split(/(\$\{[^}]+\})/)) {
+        const variable = /^\$\{([^}]+)\}$/.exec(part);
+        if (variable) {
+            const value = variables[variable[1]];
+            if (value === undefined) return undefined;
+            source += literal(value);
+        } else {
+            source += [...part].map((c) => (c === "*" ? ".*" : c === "?" ? "." : literal(c))).join("");
+        }
+    }
+    return new RegExp(`^${source}$`, "s");
+}
+
 export interface LocalS3Options {
-    /** Buckets that exist; `versioned` keeps every version. */
-    buckets: { name: string; versioned?: boolean }[];
     /**
-     * Access key id → secret access key of every caller, or a lookup (e.g. the temporary credentials the local
-     * identity pool issues). Default: `{ local: "local" }`.
+     * Buckets that exist; `versioned` keeps every version; `cors`, the bucket's CORS rules (default none: every
+     * preflight is refused, and no response carries CORS headers).
      */
-    credentials?: Record<string, string> | ((accessKeyId: string) => string | undefined);
+    buckets: { name: string; versioned?: boolean; cors?: BucketCorsRule[] }[];
+    /**
+     * Access key id → secret access key (or {@link S3Credentials}) of every caller, or a lookup (e.g. the temporary
+     * credentials the local identity pool issues). Default: `{ local: "local" }`.
+     */
+    credentials?: Record<string, string | S3Credentials> | ((accessKeyId: string) => string | S3Credentials | undefined);
     /** Port on 127.0.0.1. Default: an ephemeral one. */
     port?: number;
     /** Region of the bucket and of every signature. Default `us-east-1`. */
@@ -156,18 +226,41 @@ interface Reply {
 }
 
 const accessDenied = () => new S3Error(403, "AccessDenied", "Access Denied");
+const invalidAccessKeyId = () => new S3Error(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.");
+
+/** What a CORS answer varies by. */
+const CORS_VARY = "Origin, Access-Control-Request-Headers, Access-Control-Request-Method";
+
+/** A CORS rule's `ExposeHeader` and `MaxAgeSeconds` as response headers. */
+function ruleHeaders(rule: BucketCorsRule): Record<string, string> {
+    return {
+        ...(rule.exposeHeaders?.length ? { "access-control-expose-headers": rule.exposeHeaders.join(", ") } : {}),
+        ...(rule.maxAgeSeconds !== undefined ? { "access-control-max-age": String(rule.maxAgeSeconds) } : {}),
+    };
+}
+
+/** Whether `value` matches a CORS `AllowedOrigin` or `AllowedHeader`, which may hold one `*` wildcard ("CORS configuration", S3 User Guide). */
+function wildcard(pattern: string, value: string, ignoreCase: boolean): boolean {
+    const [p, v] = ignoreCase ? [pattern.toLowerCase(), value.toLowerCase()] : [pattern, value];
+    const star = p.indexOf("*");
+    if (star < 0) return p === v;
+    const [head, tail] = [p.slice(0, star), p.slice(star + 1)];
+    return v.length >= head.length + tail.length && v.startsWith(head) && v.endsWith(tail);
+}
 
 /** Starts the endpoint on an ephemeral loopback port. */
 export async function startS3(options: LocalS3Options): Promise<LocalS3> {
     const region = options.region ?? "us-east-1";
     const known = options.credentials ?? { local: "local" };
-    const secretOf = (accessKeyId: string): string | undefined =>
-        typeof known === "function" ? known(accessKeyId) : Object.hasOwn(known, accessKeyId) ? known[accessKeyId] : undefined;
+    const credentialsOf = (accessKeyId: string): S3Credentials | undefined => {
+        const found = typeof known === "function" ? known(accessKeyId) : Object.hasOwn(known, accessKeyId) ? known[accessKeyId] : undefined;
+        return typeof found === "string" ? { secretAccessKey: found } : found;
+    };
     const now = options.now ?? (() => new Date());
     const authorize = options.authorize ?? (() => true);
     const mediaCacheControl = options.mediaCacheControl ?? "max-age=3600";
-    const buckets = new Map<string, { versioned: boolean; objects: Map<string, StoredVersion[]> }>();
-    for (const b of options.buckets) buckets.set(b.name, { versioned: b.versioned ?? false, objects: new Map() });
+    const buckets = new Map<string, { versioned: boolean; cors: BucketCorsRule[]; objects: Map<string, StoredVersion[]> }>();
+    for (const b of options.buckets) buckets.set(b.name, { versioned: b.versioned ?? false, cors: b.cors ?? [], objects: new Map() });
     const requests: RecordedS3Request[] = [];
     const disk = options.dataDir === undefined ? undefined : objectFiles(options.dataDir);
     if (disk) for (const [name, bucket] of buckets) disk.load(name, bucket.objects);
@@ -214,7 +307,7 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
             requests.push(record);
             const answer = (status: number, headers: Record<string, string>, body?: string | Buffer) => {
                 record.status = status;
-                res.writeHead(status, { "x-amz-request-id": randomUUID().replace(/-/g, "").slice(0, 16).toUpperCase(), ...headers });
+                res.writeHead(status, { "x-amz-request-id": randomUUID().replace(/-/g, "").slice(0, 16).toUpperCase(), ...corsHeaders(req), ...headers });
                 res.end(req.method === "HEAD" ? undefined : body);
             };
             handle(req, Buffer.concat(chunks), size, record)
@@ -244,6 +337,10 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
         const bucketName = decodeURIComponent(segments[0] ?? "");
         const key = decodeURIComponent(segments.slice(1).join("/"));
         if (bucketName === "") throw new S3Error(501, "NotImplemented", "ListBuckets is not supported by this local endpoint");
+        if (req.method === "OPTIONS") {
+            record.operation = "PreflightRequest";
+            return preflight(req, bucketName);
+        }
         if (req.method === "POST" && key === "" && [...url.searchParams.keys()].length === 0) {
             record.operation = "PostObject";
             return postObject(req, url, bucketName, body);
@@ -317,24 +414,114 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
         }
     }
 
-    /** Verifies the SigV4 Authorization header; returns the access key id. */
+    /**
+     * Verifies the SigV4 signature, in the `Authorization` header or the query string (a presigned URL), and the
+     * caller's session token; returns the access key id.
+     */
     function signedBy(req: http.IncomingMessage, url: URL, body: Buffer): string {
-        const accessKeyId = /Credential=([^/\s,]+)\//.exec(req.headers.authorization ?? "")?.[1];
-        if (accessKeyId === undefined) {
-            if (url.searchParams.has("X-Amz-Signature")) throw new S3Error(501, "NotImplemented", "Presigned URLs are not supported by this local endpoint");
+        if (req.headers.authorization === undefined && !url.searchParams.has("X-Amz-Algorithm")) {
             throw new S3Error(403, "AccessDenied", "Anonymous requests are not allowed: sign with SigV4");
-        }
-        const secret = secretOf(accessKeyId);
-        if (secret === undefined) throw new S3Error(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.");
-        const amzDate = header(req, "x-amz-date");
-        if (amzDate !== undefined && /^\d{8}T\d{6}Z$/.test(amzDate) && Math.abs(parseAmzDate(amzDate) - now().getTime()) > MAX_SKEW_MS) {
-            throw new S3Error(403, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large.");
         }
         // S3 accepts a chunked (streaming) payload hash; this endpoint checks a whole-body hash only.
         const declared = header(req, "x-amz-content-sha256");
         if (declared?.startsWith("STREAMING-")) throw new S3Error(501, "NotImplemented", "aws-chunked uploads are not supported by this local endpoint");
-        verifySigV4(req, url, body, { service: "s3", region, secret });
-        return accessKeyId;
+        const signed = readSigV4(req, url, body, { service: "s3", region, query: true });
+        const caller = credentialsOf(signed.accessKeyId);
+        if (caller === undefined) throw invalidAccessKeyId();
+        checkSession(caller, signed.securityToken);
+        const signedAt = parseAmzDate(signed.amzDate);
+        if (signed.presigned) {
+            // "Authenticating Requests: Using Query Parameters (AWS Signature Version 4)": valid X-Amz-Expires seconds from X-Amz-Date.
+            const expires = signedAt + signed.presigned.expiresSeconds * 1000;
+            if (now().getTime() > expires) {
+                throw new S3Error(403, "AccessDenied", "Request has expired", {
+                    "X-Amz-Expires": String(signed.presigned.expiresSeconds),
+                    Expires: new Date(expires).toISOString().replace(/\.\d{3}Z$/, "Z"),
+                    ServerTime: now().toISOString().replace(/\.\d{3}Z$/, "Z"),
+                });
+            }
+        } else if (Math.abs(signedAt - now().getTime()) > MAX_SKEW_MS) {
+            throw new S3Error(403, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large.");
+        }
+        checkSigV4(req, url, body, signed, caller.secretAccessKey);
+        return signed.accessKeyId;
+    }
+
+    /**
+     * Temporary credentials are used with their session token, until they expire ("Error responses", S3 API
+     * reference: InvalidToken and ExpiredToken are 400 Bad Request). Without the token their access key id means
+     * nothing to S3 (InvalidAccessKeyId); a token with long-term credentials is as wrong as a wrong token.
+     */
+    function checkSession(caller: S3Credentials, token: string | undefined): void {
+        if (caller.sessionToken !== undefined && token === undefined) throw invalidAccessKeyId();
+        if (token !== caller.sessionToken) throw new S3Error(400, "InvalidToken", "The provided token is malformed or otherwise invalid.");
+        if (caller.expiration !== undefined && caller.expiration.getTime() <= now().getTime()) {
+            throw new S3Error(400, "ExpiredToken", "The provided token has expired.");
+        }
+    }
+
+    /**
+     * A browser's preflight (`OPTIONS`, "Appendix: OPTIONS object", S3 API reference), answered as S3 evaluates
+     * a bucket's CORS configuration ("Using cross-origin resource sharing (CORS)", S3 User Guide): the first rule
+     * whose `AllowedOrigin` matches `Origin`, whose `AllowedMethod` has `Access-Control-Request-Method`, and
+     * whose `AllowedHeader` entries match every header of `Access-Control-Request-Headers`; none matching is 403.
+     */
+    function preflight(req: http.IncomingMessage, bucketName: string): Reply {
+        const bucket = bucketOf(bucketName);
+        const origin = header(req, "origin");
+        const method = header(req, "access-control-request-method");
+        if (origin === undefined) throw new S3Error(400, "BadRequest", "Insufficient information. Origin request header needed.");
+        if (method === undefined) throw new S3Error(400, "BadRequest", "Invalid Access-Control-Request-Method: null");
+        if (bucket.cors.length === 0) throw new S3Error(403, "AccessForbidden", "CORSResponse: CORS is not enabled for this bucket.", { Method: method, ResourceType: "BUCKET" });
+        const requested = (header(req, "access-control-request-headers") ?? "")
+            .split(",")
+            .map((h) => h.trim())
+            .filter((h) => h !== "");
+        const rule = bucket.cors.find(
+            (r) =>
+                r.allowedOrigins.some((o) => wildcard(o, origin, false)) &&
+                (r.allowedMethods as string[]).includes(method) &&
+                requested.every((h) => (r.allowedHeaders ?? []).some((allowed) => wildcard(allowed, h, true))),
+        );
+        if (!rule) {
+            throw new S3Error(
+                403,
+                "AccessForbidden",
+                "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.",
+                { Method: method, ResourceType: "OBJECT" },
+            );
+        }
+        return {
+            status: 200,
+            headers: {
+                "access-control-allow-origin": origin,
+                "access-control-allow-methods": method,
+                ...(requested.length > 0 ? { "access-control-allow-headers": requested.join(", ") } : {}),
+                ...ruleHeaders(rule),
+                vary: CORS_VARY,
+                "content-length": "0",
+            },
+        };
+    }
+
+    /**
+     * The CORS headers of an actual (not preflight) request to a bucket: with an `Origin` that a rule allows for the
+     * request's method, the same rule's headers as for its preflight; otherwise none.
+     */
+    function corsHeaders(req: http.IncomingMessage): Record<string, string> {
+        const origin = header(req, "origin");
+        if (origin === undefined || req.method === "OPTIONS") return {};
+        let bucketName: string;
+        try {
+            bucketName = decodeURIComponent(new URL(req.url ?? "/", "http://localhost").pathname.split("/")[1] ?? "");
+        } catch {
+            return {};
+        }
+        const rules = buckets.get(bucketName)?.cors ?? [];
+        if (rules.length === 0) return {};
+        const rule = rules.find((r) => r.allowedOrigins.some((o) => wildcard(o, origin, false)) && (r.allowedMethods as string[]).includes(req.method ?? ""));
+        if (!rule) return { vary: CORS_VARY };
+        return { "access-control-allow-origin": origin, "access-control-allow-methods": rule.allowedMethods.join(", "), ...ruleHeaders(rule), vary: CORS_VARY };
     }
 
     /** A browser-based upload: the POST policy is the authorization. */
@@ -383,9 +570,11 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
         if (credentialRegion !== region) {
             throw new S3Error(400, "AuthorizationQueryParametersError", `Error parsing the X-Amz-Credential parameter; the region '${credentialRegion}' is wrong; expecting '${region}'`);
         }
-        const secret = secretOf(accessKeyId);
-        if (secret === undefined) throw new S3Error(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.");
-        let key: Buffer = createHmac("sha256", `AWS4${secret}`).update(date).digest();
+        const caller = credentialsOf(accessKeyId);
+        if (caller === undefined) throw invalidAccessKeyId();
+        // Signed with temporary credentials, the form carries their token (`x-amz-security-token`, "Creating a POST policy").
+        checkSession(caller, fields.get("x-amz-security-token"));
+        let key: Buffer = createHmac("sha256", `AWS4${caller.secretAccessKey}`).update(date).digest();
         for (const part of [region, "s3", "aws4_request"]) key = createHmac("sha256", key).update(part).digest();
         if (createHmac("sha256", key).update(policyText).digest("hex") !== signature) {
             throw new S3Error(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method.");

@@ -2,12 +2,15 @@
  * `npm start`'s backend (local/backend.ts) started by the test: random free ports, a temporary data dir.
  * A signed `POST /notes` goes through the local API to the notes function (the deployed factory, in its
  * worker) and dynalite; the backend stops and starts again on the same data dir and the note is still
- * there. Hot reload is tested on the reload mechanism itself with a fixture module.
+ * there. The identity's credentials go to the local S3 endpoint with `@aws-sdk/client-s3`, which allows them what the
+ * identity role's policy declares, and answers browser preflights by the bucket's CORS rules from the stack file.
+ * Hot reload is tested on the reload mechanism itself with a fixture module.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { DynamoDBClient, QueryCommand } from "@aws-sdk/client-dynamodb";
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { fromCognitoIdentityPool } from "@aws-sdk/credential-providers";
 import { AuthenticationDetails, CognitoUser, CognitoUserPool, type CognitoUserSession } from "amazon-cognito-identity-js";
 import { mediaUrl } from "../functions/media";
@@ -19,6 +22,8 @@ jest.setTimeout(120_000);
 
 const EMAIL = "ada@example.com";
 const PASSWORD = "Correct-horse-42";
+/** The photo the signed-in user uploads. */
+const PHOTO = Buffer.from("\xff\xd8\xff\xe0 a tiny jpeg", "latin1");
 
 /** What an app does: SRP sign-in with amazon-cognito-identity-js, then identity credentials with the SDK's provider. */
 async function signIn(config: LocalClientConfig, signUpFirst: boolean): Promise<Credentials & { identityId: string }> {
@@ -94,23 +99,80 @@ describe("the local backend", () => {
     });
 
     it("takes a photo through POST /uploads and the presigned POST, serves it at the media URL, and a note can use it", async () => {
-        const photo = Buffer.from("\xff\xd8\xff\xe0 a tiny jpeg", "latin1");
-        const created = await callApi(first, credentials, "POST", "/uploads", { contentType: "image/jpeg", contentLength: photo.length });
+        const created = await callApi(first, credentials, "POST", "/uploads", { contentType: "image/jpeg", contentLength: PHOTO.length });
         expect(created.status).toBe(201);
         const upload = (created.json as { upload: { key: string; url: string; fields: Record<string, string>; mediaUrl: string } }).upload;
         expect(upload.key.startsWith(`uploads/${credentials.identityId}/`)).toBe(true);
         photoKey = upload.key;
         const form = new FormData();
         for (const [name, value] of Object.entries(upload.fields)) form.append(name, value);
-        form.append("file", new Blob([photo], { type: "image/jpeg" }));
+        form.append("file", new Blob([PHOTO], { type: "image/jpeg" }));
         const posted = await fetch(upload.url, { method: "POST", body: form });
         expect(posted.status).toBe(204);
         const media = await fetch(upload.mediaUrl);
         expect(media.status).toBe(200);
-        expect(Buffer.from(await media.arrayBuffer())).toEqual(photo);
+        expect(Buffer.from(await media.arrayBuffer())).toEqual(PHOTO);
         const note = await callApi(first, credentials, "POST", "/notes", { headline: "With a photo", mediaKey: upload.key });
         expect(note.status).toBe(201);
         expect(note.json).toMatchObject({ note: { mediaKey: upload.key, mediaUrl: upload.mediaUrl } });
+    });
+
+    it("lets an identity's credentials read its own uploads with the S3 client, and nothing else, as its role allows", async () => {
+        // A second identity uploads a photo of its own, the way the first did.
+        const other = backend!.issueCredentials("us-east-1:22222222-2222-4222-8222-222222222222");
+        const created = await callApi(first, other, "POST", "/uploads", { contentType: "image/jpeg", contentLength: 5 });
+        expect(created.status).toBe(201);
+        const upload = (created.json as { upload: { key: string; url: string; fields: Record<string, string> } }).upload;
+        const form = new FormData();
+        for (const [name, value] of Object.entries(upload.fields)) form.append(name, value);
+        form.append("file", new Blob([Buffer.from("other")], { type: "image/jpeg" }));
+        expect((await fetch(upload.url, { method: "POST", body: form })).status).toBe(204);
+
+        const client = (c: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }) =>
+            new S3Client({ endpoint: first.endpoints.s3, region: first.region, credentials: c, maxAttempts: 1 });
+        const app = client(credentials);
+        const otherApp = client(other);
+        const wrongToken = client({ ...credentials, sessionToken: "not-the-token" });
+        try {
+            const own = await app.send(new GetObjectCommand({ Bucket: first.uploadsBucket, Key: photoKey }));
+            expect(own.ContentType).toBe("image/jpeg");
+            expect(Buffer.from((await own.Body?.transformToByteArray()) ?? [])).toEqual(PHOTO);
+            const theirs = await otherApp.send(new GetObjectCommand({ Bucket: first.uploadsBucket, Key: upload.key }));
+            expect(await theirs.Body?.transformToString()).toBe("other");
+
+            // The role allows s3:GetObject on uploads/<its identity id>/* only: not another identity's key, not a listing.
+            await expect(app.send(new GetObjectCommand({ Bucket: first.uploadsBucket, Key: upload.key }))).rejects.toMatchObject({
+                name: "AccessDenied",
+                $metadata: { httpStatusCode: 403 },
+            });
+            await expect(
+                app.send(new ListObjectsV2Command({ Bucket: first.uploadsBucket, Prefix: `${first.uploadsPrefix}${credentials.identityId}/` })),
+            ).rejects.toMatchObject({ name: "AccessDenied", $metadata: { httpStatusCode: 403 } });
+            // The identity pool's credentials are temporary: S3 wants their own session token.
+            await expect(wrongToken.send(new GetObjectCommand({ Bucket: first.uploadsBucket, Key: photoKey }))).rejects.toMatchObject({
+                name: "InvalidToken",
+                $metadata: { httpStatusCode: 400 },
+            });
+        } finally {
+            for (const c of [app, otherApp, wrongToken]) c.destroy();
+        }
+    });
+
+    it("answers browser preflights to the bucket with the stage's CORS rules (media.corsOrigins)", async () => {
+        const preflight = (method: string) =>
+            fetch(`${first.endpoints.s3}/${first.uploadsBucket}/${photoKey}`, {
+                method: "OPTIONS",
+                headers: { Origin: "https://web.example.com", "Access-Control-Request-Method": method, "Access-Control-Request-Headers": "content-type" },
+            });
+        // Pulumi.dev.yaml: media.corsOrigins ["*"]; infra/media.ts allows GET, HEAD and POST from them.
+        const post = await preflight("POST");
+        expect([post.status, post.headers.get("access-control-allow-origin"), post.headers.get("access-control-allow-methods")]).toEqual([
+            200,
+            "https://web.example.com",
+            "POST",
+        ]);
+        expect((await preflight("PUT")).status).toBe(403);
+        expect((await preflight("DELETE")).status).toBe(403);
     });
 
     it("refuses an unsigned request as API Gateway does", async () => {

@@ -1,7 +1,9 @@
 /**
  * The local S3 endpoint (local/s3.ts) against the real clients: `@aws-sdk/client-s3` for the REST calls
- * (SigV4 signatures recomputed), and `@aws-sdk/s3-presigned-post`'s output POSTed as multipart/form-data
- * with `fetch` + `FormData`, the way an app uploads.
+ * (SigV4 signatures recomputed), `@aws-sdk/s3-presigned-post`'s output POSTed as multipart/form-data
+ * with `fetch` + `FormData`, the way an app uploads, and `@aws-sdk/s3-request-presigner`'s presigned GETs
+ * fetched as a browser or an image view would. Browser preflights are `fetch` OPTIONS requests with the headers
+ * a browser sends.
  */
 import {
     DeleteObjectCommand,
@@ -13,14 +15,20 @@ import {
     S3Client,
 } from "@aws-sdk/client-s3";
 import { createPresignedPost, type PresignedPost } from "@aws-sdk/s3-presigned-post";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { uploadsCorsRules } from "../infra/declarations";
 import { startS3, type LocalS3, type S3AccessRequest } from "../local/s3";
 
 const BUCKET = "uploads-bucket";
 const VERSIONED = "versioned-bucket";
 const alice = "uploads/us-east-1:11111111-1111-4111-8111-111111111111/";
+/** Temporary credentials of a role (as Lambda gives a function): they come with a session token and expire. */
+const ROLE = { accessKeyId: "ASIAROLE", secretAccessKey: "role-secret", sessionToken: "role-session-token" };
+const ROLE_EXPIRES_MS = 60 * 60 * 1000;
+const APP_ORIGIN = "https://app.example.com";
 
 let s3: LocalS3;
 let client: S3Client;
@@ -30,13 +38,18 @@ const asked: S3AccessRequest[] = [];
 
 beforeAll(async () => {
     s3 = await startS3({
-        buckets: [{ name: BUCKET }, { name: VERSIONED, versioned: true }],
-        credentials: { function: "function-secret", identity: "identity-secret" },
+        // The uploads bucket's rules as the program declares them, for the app's origin and any subdomain of example.org.
+        buckets: [{ name: BUCKET, cors: uploadsCorsRules([APP_ORIGIN, "https://*.example.org"]) }, { name: VERSIONED, versioned: true }],
+        credentials: {
+            function: "function-secret",
+            identity: "identity-secret",
+            [ROLE.accessKeyId]: { secretAccessKey: ROLE.secretAccessKey, sessionToken: ROLE.sessionToken, expiration: new Date(Date.now() + ROLE_EXPIRES_MS) },
+        },
         now: () => new Date(Date.now() + clockOffsetMs),
         // "identity" may read and delete only its own prefix, and never list: as the identity roles.
         authorize: (request) => {
             asked.push(request);
-            if (request.accessKeyId === "function") return true;
+            if (request.accessKeyId === "function" || request.accessKeyId === ROLE.accessKeyId) return true;
             return ["s3:GetObject", "s3:DeleteObject"].includes(request.action) && request.key.startsWith(alice);
         },
     });
@@ -48,8 +61,8 @@ afterAll(async () => {
     await s3?.stop();
 });
 
-function s3Client(accessKeyId: string, secretAccessKey: string): S3Client {
-    return new S3Client({ endpoint: s3.endpoint, region: "us-east-1", credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });
+function s3Client(accessKeyId: string, secretAccessKey: string, sessionToken?: string): S3Client {
+    return new S3Client({ endpoint: s3.endpoint, region: "us-east-1", credentials: { accessKeyId, secretAccessKey, sessionToken }, maxAttempts: 1 });
 }
 
 /** What an app does with a presigned POST: every field, then the file last. */
@@ -161,6 +174,153 @@ test("signatures are verified and the caller's permissions apply, as S3 applies 
     expect(s3.object(BUCKET, `${alice}b.png`)).toBeUndefined();
     identity.destroy();
     expect(asked).toContainEqual({ accessKeyId: "identity", action: "s3:ListBucket", bucket: BUCKET, key: `${alice}missing.jpg` });
+});
+
+test("temporary credentials need their own session token, and are refused once expired", async () => {
+    s3.put(BUCKET, `${alice}session.jpg`, "session bytes", "image/jpeg");
+    const key = { Bucket: BUCKET, Key: `${alice}session.jpg` };
+    const role = s3Client(ROLE.accessKeyId, ROLE.secretAccessKey, ROLE.sessionToken);
+    const wrongToken = s3Client(ROLE.accessKeyId, ROLE.secretAccessKey, "not-the-token");
+    const noToken = s3Client(ROLE.accessKeyId, ROLE.secretAccessKey);
+    const tokenForLongTerm = s3Client("identity", "identity-secret", ROLE.sessionToken);
+    try {
+        expect(await (await role.send(new GetObjectCommand(key))).Body?.transformToString()).toBe("session bytes");
+        // "Error responses" (S3 API reference): InvalidToken and ExpiredToken are 400 Bad Request.
+        await expect(wrongToken.send(new GetObjectCommand(key))).rejects.toMatchObject({
+            name: "InvalidToken",
+            message: "The provided token is malformed or otherwise invalid.",
+            $metadata: { httpStatusCode: 400 },
+        });
+        await expect(tokenForLongTerm.send(new GetObjectCommand(key))).rejects.toMatchObject({ name: "InvalidToken" });
+        // Without its token, a temporary access key id is unknown to S3.
+        await expect(noToken.send(new GetObjectCommand(key))).rejects.toMatchObject({ name: "InvalidAccessKeyId", $metadata: { httpStatusCode: 403 } });
+
+        // A presigned POST signed with them carries the token as a form field, checked like the header.
+        const post = await createPresignedPost(role, { Bucket: BUCKET, Key: `${alice}by-role.jpg`, Fields: { "Content-Type": "image/jpeg" }, Expires: 600 });
+        expect(post.fields["X-Amz-Security-Token"]).toBe(ROLE.sessionToken);
+        expect(await errorCode(await upload(post, Buffer.from("x"), "x.jpg", { "X-Amz-Security-Token": "not-the-token" }))).toBe("InvalidToken");
+        expect((await upload(post, Buffer.from("x"))).status).toBe(204);
+
+        clockOffsetMs = ROLE_EXPIRES_MS + 1000;
+        // Signed now, on the endpoint's clock, so that only the credentials' expiry is wrong.
+        const late = new S3Client({
+            endpoint: s3.endpoint,
+            region: "us-east-1",
+            credentials: ROLE,
+            maxAttempts: 1,
+            systemClockOffset: clockOffsetMs,
+        });
+        try {
+            await expect(late.send(new GetObjectCommand(key))).rejects.toMatchObject({
+                name: "ExpiredToken",
+                message: "The provided token has expired.",
+                $metadata: { httpStatusCode: 400 },
+            });
+        } finally {
+            late.destroy();
+        }
+    } finally {
+        clockOffsetMs = 0;
+        for (const c of [role, wrongToken, noToken, tokenForLongTerm]) c.destroy();
+    }
+});
+
+test("a presigned GET from the real presigner reads the object, with the caller's permissions, until it expires", async () => {
+    s3.put(BUCKET, `${alice}presigned.jpg`, "presigned bytes", "image/jpeg");
+    const get = new GetObjectCommand({ Bucket: BUCKET, Key: `${alice}presigned.jpg` });
+    const url = await getSignedUrl(client, get, { expiresIn: 60 });
+    const params = new URL(url).searchParams;
+    expect([params.get("X-Amz-Algorithm"), params.get("X-Amz-Expires"), params.get("X-Amz-SignedHeaders")]).toEqual(["AWS4-HMAC-SHA256", "60", "host"]);
+    const got = await fetch(url);
+    expect([got.status, got.headers.get("content-type"), await got.text()]).toEqual([200, "image/jpeg", "presigned bytes"]);
+
+    // With temporary credentials the URL carries their token, signed with the rest.
+    const role = s3Client(ROLE.accessKeyId, ROLE.secretAccessKey, ROLE.sessionToken);
+    const roleUrl = new URL(await getSignedUrl(role, get, { expiresIn: 60 }));
+    role.destroy();
+    expect(roleUrl.searchParams.get("X-Amz-Security-Token")).toBe(ROLE.sessionToken);
+    expect((await fetch(roleUrl)).status).toBe(200);
+    const otherToken = new URL(roleUrl);
+    otherToken.searchParams.set("X-Amz-Security-Token", "not-the-token");
+    const refused = await fetch(otherToken);
+    expect([refused.status, await errorCode(refused)]).toEqual([400, "InvalidToken"]);
+
+    // The signature covers the key and the parameters.
+    const otherKey = new URL(url);
+    otherKey.pathname = `/${BUCKET}/${alice}a-different-key.jpg`;
+    expect(await errorCode(await fetch(otherKey))).toBe("SignatureDoesNotMatch");
+    const longer = new URL(url);
+    longer.searchParams.set("X-Amz-Expires", "600");
+    expect(await errorCode(await fetch(longer))).toBe("SignatureDoesNotMatch");
+    const tooLong = new URL(url);
+    tooLong.searchParams.set("X-Amz-Expires", "604801");
+    expect(await errorCode(await fetch(tooLong))).toBe("AuthorizationQueryParametersError");
+
+    // A presigned URL grants what its signer may do, no more.
+    const identity = s3Client("identity", "identity-secret");
+    s3.put(BUCKET, "uploads/someone-else/p.jpg", "x");
+    const elsewhere = await fetch(await getSignedUrl(identity, new GetObjectCommand({ Bucket: BUCKET, Key: "uploads/someone-else/p.jpg" }), { expiresIn: 60 }));
+    identity.destroy();
+    expect([elsewhere.status, await errorCode(elsewhere)]).toEqual([403, "AccessDenied"]);
+
+    clockOffsetMs = 61_000;
+    try {
+        const expired = await fetch(url);
+        expect(expired.status).toBe(403);
+        const text = await expired.text();
+        expect(/<Code>([^<]+)<\/Code><Message>([^<]+)<\/Message>/.exec(text)?.slice(1)).toEqual(["AccessDenied", "Request has expired"]);
+        expect(text).toContain("<X-Amz-Expires>60</X-Amz-Expires>");
+    } finally {
+        clockOffsetMs = 0;
+    }
+});
+
+test("browsers: preflights are answered by the bucket's CORS rules, and its responses carry the CORS headers", async () => {
+    const preflight = (bucket: string, origin: string | undefined, method: string, headers?: string) =>
+        fetch(`${s3.endpoint}/${bucket}/${alice}cors.jpg`, {
+            method: "OPTIONS",
+            headers: { ...(origin ? { Origin: origin } : {}), "Access-Control-Request-Method": method, ...(headers ? { "Access-Control-Request-Headers": headers } : {}) },
+        });
+    const allowed = await preflight(BUCKET, APP_ORIGIN, "POST", "content-type,x-amz-date");
+    expect(allowed.status).toBe(200);
+    expect(Object.fromEntries([...allowed.headers].filter(([name]) => name.startsWith("access-control-")))).toEqual({
+        "access-control-allow-origin": APP_ORIGIN,
+        "access-control-allow-methods": "POST",
+        "access-control-allow-headers": "content-type, x-amz-date",
+        "access-control-expose-headers": "ETag",
+        "access-control-max-age": "3000",
+    });
+    // One `*` in an AllowedOrigin matches any text there.
+    expect((await preflight(BUCKET, "https://photos.example.org", "GET")).status).toBe(200);
+
+    // No rule allows PUT or DELETE, another origin, or (on a bucket without CORS) anything: 403.
+    for (const refused of [
+        await preflight(BUCKET, APP_ORIGIN, "PUT"),
+        await preflight(BUCKET, APP_ORIGIN, "DELETE"),
+        await preflight(BUCKET, "https://elsewhere.example.com", "GET"),
+        await preflight(BUCKET, "http://app.example.com", "GET"),
+    ]) {
+        expect([refused.status, await errorCode(refused), refused.headers.get("access-control-allow-origin")]).toEqual([403, "AccessForbidden", null]);
+    }
+    const noCors = await preflight(VERSIONED, APP_ORIGIN, "GET");
+    expect(noCors.status).toBe(403);
+    expect(await noCors.text()).toContain("CORS is not enabled for this bucket");
+    expect((await preflight(BUCKET, undefined, "GET")).status).toBe(400);
+
+    // The actual requests: a presigned GET and a presigned POST from the app's origin can be read by its scripts.
+    s3.put(BUCKET, `${alice}cors.jpg`, "cors bytes", "image/jpeg");
+    const url = await getSignedUrl(client, new GetObjectCommand({ Bucket: BUCKET, Key: `${alice}cors.jpg` }), { expiresIn: 60 });
+    const got = await fetch(url, { headers: { Origin: APP_ORIGIN } });
+    expect([got.status, got.headers.get("access-control-allow-origin"), got.headers.get("access-control-expose-headers")]).toEqual([200, APP_ORIGIN, "ETag"]);
+    const post = await presign(`${alice}cors-post.jpg`);
+    const form = new FormData();
+    for (const [name, value] of Object.entries(post.fields)) form.append(name, value);
+    form.append("file", new Blob([Buffer.from("jpeg")]), "cors-post.jpg");
+    const posted = await fetch(post.url, { method: "POST", body: form, headers: { Origin: APP_ORIGIN } });
+    expect([posted.status, posted.headers.get("access-control-allow-origin")]).toEqual([204, APP_ORIGIN]);
+    // From an origin no rule names, or without an Origin, no CORS header: the browser keeps the answer from the page.
+    expect((await fetch(url, { headers: { Origin: "https://elsewhere.example.com" } })).headers.get("access-control-allow-origin")).toBeNull();
+    expect((await fetch(url)).headers.get("access-control-allow-origin")).toBeNull();
 });
 
 test("a versioned bucket keeps versions and delete markers until each version is deleted", async () => {
