@@ -15,7 +15,7 @@ import {
     CognitoIdentityProviderClient,
 } from "@aws-sdk/client-cognito-identity-provider";
 import { DynamoDBClient, QueryCommand } from "@aws-sdk/client-dynamodb";
-import { ListObjectVersionsCommand, S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, ListObjectVersionsCommand, S3Client } from "@aws-sdk/client-s3";
 import { SNSClient, SubscribeCommand, UnsubscribeCommand } from "@aws-sdk/client-sns";
 import {
     CreateQueueCommand,
@@ -26,6 +26,7 @@ import {
     SetQueueAttributesCommand,
 } from "@aws-sdk/client-sqs";
 import { uploadPrefix } from "../functions/media";
+import { LOCAL_OPERATOR } from "../local/operator";
 import { NOTES_TABLE_KEYS } from "../infra/data";
 import { BLOCKS_TABLE_KEYS, DEVICES_TABLE_KEYS } from "../infra/notifications";
 import { signUp, type AppConfig, type AppEndpoints } from "./journey-client";
@@ -62,7 +63,9 @@ export interface JourneyTarget {
     /** Starts watching what arrives for `recipientId`. */
     watch(recipientId: string): Promise<NotificationWatch>;
     /** What is left of an identity's data and account, one line per kind; empty when everything is gone. */
-    remains(identityId: string, username: string, mediaUrls: string[]): Promise<string[]>;
+    remains(identityId: string, username: string): Promise<string[]>;
+    /** Removes every version and delete marker under an identity's uploads prefix; answers how many. */
+    removeUploads(identityId: string): Promise<number>;
     /** Removes an identity (DeleteIdentities); already gone is fine. */
     removeIdentity(identityId: string): Promise<void>;
     /** Removes a user-pool user (AdminDeleteUser); already gone is fine. */
@@ -119,10 +122,13 @@ async function countVersions(s3: S3Client, bucket: string, prefix: string): Prom
     }
 }
 
-/** The checks and removals both targets make the same way, through the clients they are given. */
-function accountChecks(app: AppConfig, tables: JourneyTables, clients: TargetClients, uploadsGone: (identityId: string, mediaUrls: string[]) => Promise<string | undefined>) {
+/**
+ * The checks and removals both targets make the same way, through the clients they are given: the operator's on a
+ * stage, the local operator's (local/operator.ts) locally.
+ */
+function accountChecks(app: AppConfig, tables: JourneyTables, clients: TargetClients) {
     return {
-        async remains(identityId: string, username: string, mediaUrls: string[]): Promise<string[]> {
+        async remains(identityId: string, username: string): Promise<string[]> {
             const left: string[] = [];
             const counted: [string, string, string][] = [
                 ["notes", tables.notes, NOTES_TABLE_KEYS.hashKey],
@@ -133,8 +139,8 @@ function accountChecks(app: AppConfig, tables: JourneyTables, clients: TargetCli
                 const n = await countItems(clients.dynamodb, table, key, identityId);
                 if (n > 0) left.push(`${n} ${label}`);
             }
-            const uploads = await uploadsGone(identityId, mediaUrls);
-            if (uploads !== undefined) left.push(uploads);
+            const versions = await countVersions(clients.s3, app.uploadsBucket, uploadPrefix(identityId));
+            if (versions > 0) left.push(`${versions} upload versions`);
             try {
                 await clients.cognitoIdentity.send(new DescribeIdentityCommand({ IdentityId: identityId }));
                 left.push("the identity");
@@ -148,6 +154,20 @@ function accountChecks(app: AppConfig, tables: JourneyTables, clients: TargetCli
                 if (errorName(err) !== "UserNotFoundException") throw err;
             }
             return left;
+        },
+        async removeUploads(identityId: string): Promise<number> {
+            // Every version and delete marker: on a versioned bucket (stages that retain their data) DELETE /uploads
+            // leaves the photo as a noncurrent version for the lifecycle rule's days.
+            let removed = 0;
+            for (;;) {
+                const page = await clients.s3.send(new ListObjectVersionsCommand({ Bucket: app.uploadsBucket, Prefix: uploadPrefix(identityId) }));
+                const versions = [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])];
+                if (versions.length === 0) return removed;
+                for (const v of versions) {
+                    await clients.s3.send(new DeleteObjectCommand({ Bucket: app.uploadsBucket, Key: v.Key, VersionId: v.VersionId }));
+                    removed += 1;
+                }
+            }
         },
         async removeIdentity(identityId: string): Promise<void> {
             const { UnprocessedIdentityIds } = await clients.cognitoIdentity.send(new DeleteIdentitiesCommand({ IdentityIdsToDelete: [identityId] }));
@@ -174,8 +194,6 @@ export interface LocalClientConfigFile extends AppConfig {
     tables?: Partial<JourneyTables> & { limits?: string };
 }
 
-/** Any credentials: the local services check the shape of a signature, and the local data is the operator's. */
-const LOCAL_OPERATOR = { accessKeyId: "journey", secretAccessKey: "journey" };
 
 /** Reads `<dataDir>/client-config.json` of a running `npm start`. */
 export function readLocalClientConfig(dataDir: string): LocalClientConfigFile {
@@ -214,18 +232,7 @@ export function localTarget(config: LocalClientConfigFile, description = "local 
         sts: config.endpoints.sts ?? config.endpoints.cognitoIdentity,
     };
     const inbox = config.inbox as string;
-    const checks = accountChecks(config, config.tables as JourneyTables, clients, async (identityId, mediaUrls) => {
-        try {
-            const n = await countVersions(clients.s3, config.uploadsBucket, uploadPrefix(identityId));
-            return n > 0 ? `${n} upload versions` : undefined;
-        } catch (err) {
-            if (!["AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"].includes(errorName(err))) throw err;
-            // The local S3 may only let the functions and identities in: then the media URL (no cache locally) says it.
-            const served: string[] = [];
-            for (const url of mediaUrls) if ((await fetch(url)).status === 200) served.push(url);
-            return served.length > 0 ? `${served.length} uploads still served` : undefined;
-        }
-    });
+    const checks = accountChecks(config, config.tables as JourneyTables, clients);
     return {
         description,
         app: config,
@@ -317,10 +324,7 @@ export function deployedTarget(
 ): JourneyTarget {
     const app = outputs.clientConfig;
     const tables = { notes: outputs.notesTable, devices: outputs.devicesTable, blocks: outputs.blocksTable };
-    const checks = accountChecks(app, tables, clients, async (identityId) => {
-        const n = await countVersions(clients.s3, app.uploadsBucket, uploadPrefix(identityId));
-        return n > 0 ? `${n} upload versions` : undefined;
-    });
+    const checks = accountChecks(app, tables, clients);
     return {
         description,
         app,

@@ -367,7 +367,7 @@ export async function runJourney(target: JourneyTarget, options: JourneyOptions 
         await step("bob's data is gone", async () => {
             let left: string[] = [];
             const { ms } = await eventually("bob's notes, devices, blocks, uploads, identity and user gone", timeouts.deletion, signal, async () => {
-                left = await target.remains(bob.identity!.identityId, bob.username!, bobPhoto ? [bobPhoto.mediaUrl] : []);
+                left = await target.remains(bob.identity!.identityId, bob.username!);
                 return left.length === 0 ? true : undefined;
             }).catch((err: Error) => {
                 throw new Error(`${err.message}; left: ${left.join(", ")}`);
@@ -384,7 +384,7 @@ export async function runJourney(target: JourneyTarget, options: JourneyOptions 
             const media = await fetch(photo!.mediaUrl);
             await media.arrayBuffer();
             if (media.status !== 200) throw new Error(`alice's photo answers ${media.status}`);
-            const left = await target.remains(alice.identity!.identityId, alice.username!, [photo!.mediaUrl]);
+            const left = await target.remains(alice.identity!.identityId, alice.username!);
             for (const kept of ["notes", "upload", "the identity", "the user-pool user"]) {
                 if (!left.some((l) => l.includes(kept))) throw new Error(`alice's ${kept} not found`);
             }
@@ -438,7 +438,11 @@ async function cleanUp(
         });
     }
     for (const watch of ledger.watches) await remove(`stop watching ${watch.description}`, () => watch.stop());
-    for (const identityId of ledger.identities) await remove(`remove identity ${identityId}`, () => target.removeIdentity(identityId));
+    for (const identityId of ledger.identities) {
+        // What DELETE /uploads left on a versioned bucket (noncurrent versions, delete markers), with the operator's credentials.
+        await remove(`remove the upload versions of ${identityId}`, async () => void (await target.removeUploads(identityId)));
+        await remove(`remove identity ${identityId}`, () => target.removeIdentity(identityId));
+    }
     for (const user of ledger.users) await remove(`remove user ${user.label} (${user.username})`, () => target.removeUser(user.username));
     return results;
 }

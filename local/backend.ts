@@ -46,6 +46,7 @@ import { startFunctions, type FunctionRuntime, type FunctionSpec } from "./funct
 import { start as startOpenSearch, type LocalOpenSearch } from "./opensearch";
 import { startCognito, type LocalCognito } from "./cognito";
 import type { ClientConfig } from "../infra/declarations";
+import { LOCAL_OPERATOR } from "./operator";
 import { startS3, statementsAllow, type LocalS3 } from "./s3";
 import { startLocalDynamoDb } from "./dynamodb";
 import { createPlatformApplicationsAndTopic, startSns, type LocalSns } from "./sns";
@@ -347,12 +348,14 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
             dataDir: path.join(dataDir, "s3"),
             // The identities' credentials are temporary: S3 wants their session token and refuses them once expired.
             credentials: (accessKeyId) => {
+                if (accessKeyId === LOCAL_OPERATOR.accessKeyId) return LOCAL_OPERATOR.secretAccessKey;
                 const fn = functionSecrets.get(accessKeyId);
                 if (fn) return fn.secret;
                 const caller = callerCredentials(accessKeyId);
                 return caller && { secretAccessKey: caller.secretAccessKey, sessionToken: caller.sessionToken, expiration: caller.expiration };
             },
             authorize: (request) => {
+                if (request.accessKeyId === LOCAL_OPERATOR.accessKeyId) return true;
                 const fn = functionSecrets.get(request.accessKeyId)?.name;
                 if (fn !== undefined) return statementsAllow(functionAccess[fn] ?? [], request);
                 const caller = callerCredentials(request.accessKeyId);

@@ -14,7 +14,7 @@ import {
     CognitoIdentityProviderClient,
 } from "@aws-sdk/client-cognito-identity-provider";
 import { DynamoDBClient, QueryCommand } from "@aws-sdk/client-dynamodb";
-import { ListObjectVersionsCommand, S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, ListObjectVersionsCommand, S3Client } from "@aws-sdk/client-s3";
 import { SNSClient, SubscribeCommand, UnsubscribeCommand } from "@aws-sdk/client-sns";
 import {
     CreateQueueCommand,
@@ -155,7 +155,7 @@ describe("the deployed target", () => {
         mocks.idp.on(AdminGetUserCommand).rejects(Object.assign(new Error("User does not exist."), { name: "UserNotFoundException" }));
         const target = deployedTarget(outputs, clients, "stage test", "t6");
 
-        expect(await target.remains(BOB, "sub-b", [])).toEqual(["2 notes", "1 blocks", "2 upload versions", "the identity"]);
+        expect(await target.remains(BOB, "sub-b")).toEqual(["2 notes", "1 blocks", "2 upload versions", "the identity"]);
         expect(mocks.dynamodb.commandCalls(QueryCommand).map((c) => [c.args[0].input.TableName, c.args[0].input.ExpressionAttributeNames, c.args[0].input.ExpressionAttributeValues])).toEqual([
             ["notes", { "#k": "ownerId" }, { ":k": { S: BOB } }],
             ["devices", { "#k": "ownerId" }, { ":k": { S: BOB } }],
@@ -164,6 +164,25 @@ describe("the deployed target", () => {
         expect(mocks.dynamodb.commandCalls(QueryCommand).every((c) => c.args[0].input.ConsistentRead === true)).toBe(true);
         expect(mocks.s3.commandCalls(ListObjectVersionsCommand)[0].args[0].input).toMatchObject({ Bucket: "uploads", Prefix: `uploads/${BOB}/` });
         expect(mocks.idp.commandCalls(AdminGetUserCommand)[0].args[0].input).toEqual({ UserPoolId: "us-east-1_AbCdEf", Username: "sub-b" });
+    });
+
+    it("removes every version and delete marker under an identity's uploads prefix, page after page", async () => {
+        const { clients, mocks } = mockedClients();
+        mocks.s3
+            .on(ListObjectVersionsCommand)
+            .resolvesOnce({ Versions: [{ Key: `uploads/${BOB}/a.jpg`, VersionId: "v1" }, { Key: `uploads/${BOB}/a.jpg`, VersionId: "v2" }], DeleteMarkers: [{ Key: `uploads/${BOB}/a.jpg`, VersionId: "m1" }], IsTruncated: true })
+            .resolvesOnce({ Versions: [{ Key: `uploads/${BOB}/b.jpg`, VersionId: "v3" }], IsTruncated: false })
+            .resolves({ IsTruncated: false });
+        mocks.s3.on(DeleteObjectCommand).resolves({});
+        const target = deployedTarget(outputs, clients, "stage test", "t7");
+        expect(await target.removeUploads(BOB)).toBe(4);
+        expect(mocks.s3.commandCalls(DeleteObjectCommand).map((c) => [c.args[0].input.Bucket, c.args[0].input.Key, c.args[0].input.VersionId])).toEqual([
+            ["uploads", `uploads/${BOB}/a.jpg`, "v1"],
+            ["uploads", `uploads/${BOB}/a.jpg`, "v2"],
+            ["uploads", `uploads/${BOB}/a.jpg`, "m1"],
+            ["uploads", `uploads/${BOB}/b.jpg`, "v3"],
+        ]);
+        expect(mocks.s3.commandCalls(ListObjectVersionsCommand).every((c) => c.args[0].input.Prefix === `uploads/${BOB}/`)).toBe(true);
     });
 
     it("reports an identity that DeleteIdentities could not delete", async () => {

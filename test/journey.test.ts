@@ -91,7 +91,9 @@ describe("npm run journey -- --local", () => {
             expect.stringMatching(/^remove alice's note /),
             "remove alice's upload",
             "stop watching the device inbox",
+            expect.stringMatching(/^remove the upload versions of /),
             expect.stringMatching(/^remove identity /),
+            expect.stringMatching(/^remove the upload versions of /),
             expect.stringMatching(/^remove identity /),
             expect.stringMatching(/^remove user alice /),
         ]);
