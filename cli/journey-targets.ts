@@ -26,7 +26,7 @@ import {
     SetQueueAttributesCommand,
 } from "@aws-sdk/client-sqs";
 import { uploadPrefix } from "../functions/media";
-import { LOCAL_OPERATOR } from "../local/operator";
+import type { OperatorCredentials } from "../local/operator";
 import { NOTES_TABLE_KEYS } from "../infra/data";
 import { BLOCKS_TABLE_KEYS, DEVICES_TABLE_KEYS } from "../infra/notifications";
 import { signUp, type AppConfig, type AppEndpoints } from "./journey-client";
@@ -202,8 +202,8 @@ export function readLocalClientConfig(dataDir: string): LocalClientConfigFile {
     return JSON.parse(fs.readFileSync(file, "utf8")) as LocalClientConfigFile;
 }
 
-/** A target for the local backend whose client config is `config` (what `npm start` wrote). */
-export function localTarget(config: LocalClientConfigFile, description = "local backend"): JourneyTarget {
+/** A target for the local backend whose client config is `config` (what `npm start` wrote), looked at with its operator's credentials. */
+export function localTarget(config: LocalClientConfigFile, operator: OperatorCredentials, description = "local backend"): JourneyTarget {
     const missing = [
         ["endpoints.cognitoIdentityProvider", config.endpoints?.cognitoIdentityProvider],
         ["endpoints.cognitoIdentity", config.endpoints?.cognitoIdentity],
@@ -218,7 +218,7 @@ export function localTarget(config: LocalClientConfigFile, description = "local 
         .map(([key]) => key);
     if (missing.length > 0) throw new Error(`the local client config has no ${missing.join(", ")}: start the current local backend (npm start)`);
     const region = config.region;
-    const local = { region, credentials: LOCAL_OPERATOR };
+    const local = { region, credentials: operator };
     const clients: TargetClients = {
         cognitoIdentityProvider: new CognitoIdentityProviderClient({ ...local, endpoint: config.endpoints.cognitoIdentityProvider }),
         cognitoIdentity: new CognitoIdentityClient({ ...local, endpoint: config.endpoints.cognitoIdentity }),

@@ -32,6 +32,7 @@ import {
     type JourneyTarget,
     type NotificationWatch,
 } from "./journey-targets";
+import { operatorCredentials } from "../local/operator";
 import { readStackOutputs } from "./reindex";
 import { eachFlag, UsageError } from "./args";
 
@@ -486,7 +487,7 @@ export function parseArguments(argv: string[]): JourneyArguments {
 
 /** The target the arguments name. */
 export function targetOf(args: JourneyArguments, suffix: string): JourneyTarget {
-    if (args.local) return localTarget(readLocalClientConfig(args.data), `the local backend (${args.data})`);
+    if (args.local) return localTarget(readLocalClientConfig(args.data), operatorCredentials(args.data), `the local backend (${args.data})`);
     const outputs = journeyOutputs(readStackOutputs(args));
     return deployedTarget(outputs, operatorClients(outputs.region), `stage ${args.stack ?? args.outputs}`, suffix);
 }

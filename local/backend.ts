@@ -46,7 +46,7 @@ import { startFunctions, type FunctionRuntime, type FunctionSpec } from "./funct
 import { start as startOpenSearch, type LocalOpenSearch } from "./opensearch";
 import { startCognito, type LocalCognito } from "./cognito";
 import type { ClientConfig } from "../infra/declarations";
-import { LOCAL_OPERATOR } from "./operator";
+import { operatorCredentials } from "./operator";
 import { startS3, statementsAllow, type LocalS3 } from "./s3";
 import { startLocalDynamoDb } from "./dynamodb";
 import { createPlatformApplicationsAndTopic, startSns, type LocalSns } from "./sns";
@@ -229,11 +229,16 @@ export function createTableInput(tableName: string, keys: TableKeys, stream?: ty
  * Data dirs written before the endpoint kept every version kept only the current objects, saved on stop
  * (`index.json`): they become the bucket's objects, written through in the endpoint's own format.
  */
-function adoptSavedObjects(s3: LocalS3, bucket: string, dir: string): void {
+export function adoptSavedObjects(s3: LocalS3, bucket: string, dir: string): void {
     const index = path.join(dir, "index.json");
     if (!fs.existsSync(index) || fs.existsSync(path.join(dir, "versions.json"))) return;
-    const entries = JSON.parse(fs.readFileSync(index, "utf8")) as { key: string; file: string; contentType: string }[];
-    for (const e of entries) s3.put(bucket, e.key, fs.readFileSync(path.join(dir, e.file)), e.contentType);
+    // Every body is read before the first put: each put writes the new format through and sweeps the folder of
+    // files its list does not name, which the old bodies are.
+    const entries = (JSON.parse(fs.readFileSync(index, "utf8")) as { key: string; file: string; contentType: string }[]).map((e) => ({
+        ...e,
+        body: fs.readFileSync(path.join(dir, e.file)),
+    }));
+    for (const e of entries) s3.put(bucket, e.key, e.body, e.contentType);
     fs.rmSync(index);
 }
 
@@ -270,7 +275,8 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
         stops.length = 0;
     };
     try {
-        // Credentials: the functions' (one per function, as its role's) and the identities'.
+        // Credentials: the operator's (local/operator.ts), the functions' (one per function, as its role's) and the identities'.
+        const operator = operatorCredentials(dataDir, true);
         const functionSecrets = new Map<string, { name: string; secret: string }>();
         const identityCredentials = new Map<string, CallerCredentials>();
         const functionCredentials = (name: string) => {
@@ -348,14 +354,14 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
             dataDir: path.join(dataDir, "s3"),
             // The identities' credentials are temporary: S3 wants their session token and refuses them once expired.
             credentials: (accessKeyId) => {
-                if (accessKeyId === LOCAL_OPERATOR.accessKeyId) return LOCAL_OPERATOR.secretAccessKey;
+                if (accessKeyId === operator.accessKeyId) return operator.secretAccessKey;
                 const fn = functionSecrets.get(accessKeyId);
                 if (fn) return fn.secret;
                 const caller = callerCredentials(accessKeyId);
                 return caller && { secretAccessKey: caller.secretAccessKey, sessionToken: caller.sessionToken, expiration: caller.expiration };
             },
             authorize: (request) => {
-                if (request.accessKeyId === LOCAL_OPERATOR.accessKeyId) return true;
+                if (request.accessKeyId === operator.accessKeyId) return true;
                 const fn = functionSecrets.get(request.accessKeyId)?.name;
                 if (fn !== undefined) return statementsAllow(functionAccess[fn] ?? [], request);
                 const caller = callerCredentials(request.accessKeyId);

@@ -205,6 +205,8 @@ const epochSeconds = (ms: number) => Math.floor(ms / 1000);
 const xml = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 /** Starts the local Cognito. */
+const EXPIRED_CREDENTIALS_KEPT_MS = 24 * 3600 * 1000;
+
 export async function startCognito(options: LocalCognitoOptions): Promise<LocalCognito> {
     if (!/^[\w-]+_[0-9a-zA-Z]+$/.test(options.userPoolId)) throw new Error(`userPoolId must look like <region>_<alphanumeric>, not ${options.userPoolId}`);
     if (!/^[\w-]+:[0-9a-f-]+$/.test(options.identityPoolId)) throw new Error(`identityPoolId must look like <region>:<uuid>, not ${options.identityPoolId}`);
@@ -670,7 +672,9 @@ export async function startCognito(options: LocalCognitoOptions): Promise<LocalC
             ...(sub !== undefined ? { authenticationProvider: `${loginsKey},${loginsKey}:CognitoSignIn:${sub}` } : {}),
         };
         const now = Date.now();
-        state.credentials = state.credentials.filter((c) => c.expiration > now);
+        // Expired credentials are kept a day, so that a request signed with them is told they expired
+        // (ExpiredToken, ExpiredTokenException) rather than that they never existed.
+        state.credentials = state.credentials.filter((c) => c.expiration > now - EXPIRED_CREDENTIALS_KEPT_MS);
         state.credentials.push(issued);
         persist();
         return issued;
@@ -850,10 +854,17 @@ export async function startCognito(options: LocalCognitoOptions): Promise<LocalC
             if (size <= MAX_BODY) chunks.push(chunk);
         });
         req.on("end", () => {
-            void handle(req, Buffer.concat(chunks), size > MAX_BODY).then((reply) => {
-                res.writeHead(reply.status, { ...cors, ...reply.headers });
-                res.end(reply.body);
-            });
+            handle(req, Buffer.concat(chunks), size > MAX_BODY)
+                .catch((err: unknown) => ({
+                    // What `handle` does not turn into a service error itself (a request URL that cannot be parsed, ...).
+                    status: 500,
+                    headers: { "content-type": "application/x-amz-json-1.1", "x-amzn-errortype": "InternalErrorException:" },
+                    body: JSON.stringify({ __type: "InternalErrorException", message: err instanceof Error ? err.message : String(err) }),
+                }))
+                .then((reply) => {
+                    res.writeHead(reply.status, { ...cors, ...reply.headers });
+                    res.end(reply.body);
+                });
         });
     });
     // Node closes an idle kept-alive connection after 5 s; an SRP client busy with its large powers for longer then

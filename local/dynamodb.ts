@@ -399,7 +399,20 @@ export async function startLocalDynamoDb(options: LocalDynamoOptions = {}): Prom
                 if (reply.status !== 200) return reply;
                 const answer = JSON.parse(reply.body) as { Attributes?: Item };
                 const before = answer.Attributes;
-                const after = operation === "DeleteItem" ? undefined : await read(stream.tableName, key);
+                let after: Item | undefined;
+                if (operation !== "DeleteItem") {
+                    try {
+                        after = await read(stream.tableName, key);
+                    } catch (error) {
+                        // The write went through, so its record must not be lost: a put's new image is its item.
+                        const why = error instanceof Error ? error.message : String(error);
+                        if (operation !== "PutItem" || !isObject(input.Item)) {
+                            log(`dynamodb: ${operation} on ${stream.tableName} was written but its new image could not be read (${why}): no stream record`);
+                            return asked === "ALL_OLD" ? reply : withBody(reply, { ...answer, Attributes: undefined });
+                        }
+                        after = input.Item as Item;
+                    }
+                }
                 const record = changeRecord(stream, key, before, after, now());
                 if (record) append(stream, [record]);
                 if (asked === "ALL_OLD") return reply;

@@ -433,6 +433,8 @@ export async function startS3(options: LocalS3Options): Promise<LocalS3> {
         if (signed.presigned) {
             // "Authenticating Requests: Using Query Parameters (AWS Signature Version 4)": valid X-Amz-Expires seconds from X-Amz-Date.
             const expires = signedAt + signed.presigned.expiresSeconds * 1000;
+            // A URL dated ahead of the clock (beyond the allowed skew) is not valid yet: else it would outlive X-Amz-Expires.
+            if (signedAt - now().getTime() > MAX_SKEW_MS) throw new S3Error(403, "AccessDenied", "Request is not yet valid");
             if (now().getTime() > expires) {
                 throw new S3Error(403, "AccessDenied", "Request has expired", {
                     "X-Amz-Expires": String(signed.presigned.expiresSeconds),
@@ -808,7 +810,11 @@ function objectFiles(dir: string) {
             fs.mkdirSync(bucketDir, { recursive: true });
             for (const v of objects.get(key) ?? []) {
                 const file = path.join(bucketDir, fileOf(key, v));
-                if (!v.deleteMarker && !fs.existsSync(file)) fs.writeFileSync(file, v.body);
+                if (!v.deleteMarker && !fs.existsSync(file)) {
+                    // Written aside, then renamed: a body file that exists is whole.
+                    fs.writeFileSync(`${file}.tmp`, v.body);
+                    fs.renameSync(`${file}.tmp`, file);
+                }
             }
             const saved: SavedVersion[] = [...objects].flatMap(([k, versions]) =>
                 versions.map((v) => ({

@@ -223,8 +223,9 @@ export interface LocalSnsOptions {
     /** Prints each delivery in one line. */
     log?: (line: string) => void;
     /**
-     * Keep the platform endpoints and the device inbox in `<dataDir>/sns.json` across restarts (written after
-     * every change). Applications and topics are the caller's, made again at each start. Default: memory only.
+     * Keep the platform endpoints and the device inbox (its latest {@link MAX_INBOX_DELIVERIES} deliveries) in
+     * `<dataDir>/sns.json` across restarts, written before each change is answered. Applications and topics are
+     * the caller's, made again at each start. Default: memory only.
      */
     dataDir?: string;
 }
@@ -240,6 +241,8 @@ export const PLATFORM_PAYLOAD_LIMITS: Record<SnsPlatform, number> = { APNS: 4096
 export const MAX_CUSTOM_USER_DATA_BYTES = 2048;
 const MAX_TOKEN_BYTES = 8192;
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** The device inbox keeps the latest deliveries only (in memory and in the data dir). */
+export const MAX_INBOX_DELIVERIES = 1000;
 
 const PLATFORMS: readonly SnsPlatform[] = ["APNS", "APNS_SANDBOX", "GCM"];
 /** Keys SNS knows in a MessageStructure=json message. */
@@ -326,8 +329,9 @@ export async function startSns(options: LocalSnsOptions = {}): Promise<LocalSns>
     if (file !== undefined && fs.existsSync(file)) {
         const saved = JSON.parse(fs.readFileSync(file, "utf8")) as { endpoints: Endpoint[]; deliveries: InboxDelivery[] };
         for (const endpoint of saved.endpoints) endpoints.set(endpoint.arn, endpoint);
-        deliveries.push(...saved.deliveries);
+        deliveries.push(...saved.deliveries.slice(-MAX_INBOX_DELIVERIES));
     }
+    /** Written before a change is answered (an endpoint push again once its recipient is known). */
     const save = () => {
         if (file === undefined) return;
         fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -339,12 +343,11 @@ export async function startSns(options: LocalSnsOptions = {}): Promise<LocalSns>
     function deliver(entry: InboxDelivery, endpoint?: Endpoint): void {
         const stored: InboxDelivery & { resolving?: Promise<void> } = entry;
         deliveries.push(stored);
+        if (deliveries.length > MAX_INBOX_DELIVERIES) deliveries.splice(0, deliveries.length - MAX_INBOX_DELIVERIES);
+        save();
         const print = () =>
             log(`push ${entry.via === "endpoint" ? `${entry.platform} ${entry.token}` : `topic ${entry.target.split(":").pop()}`} → ${entry.recipientId ?? "(unknown recipient)"}: ${entry.payload}`);
-        if (endpoint === undefined) {
-            save();
-            return print();
-        }
+        if (endpoint === undefined) return print();
         const lookup = options.recipientOf ?? ((e: { customUserData?: string }) => e.customUserData);
         stored.resolving = Promise.resolve()
             .then(() => lookup({ arn: endpoint.arn, token: endpoint.token, ...(endpoint.customUserData === undefined ? {} : { customUserData: endpoint.customUserData }) }))
@@ -354,9 +357,13 @@ export async function startSns(options: LocalSnsOptions = {}): Promise<LocalSns>
                 },
                 (error: unknown) => log(`push: could not find the owner of ${endpoint.arn}: ${error instanceof Error ? error.message : String(error)}`),
             )
-            .finally(() => {
+            .then(() => {
                 delete stored.resolving;
-                save();
+                try {
+                    save();
+                } catch (error) {
+                    log(`push: could not write ${file}: ${error instanceof Error ? error.message : String(error)}`);
+                }
                 print();
             });
     }
@@ -719,11 +726,14 @@ export async function startSns(options: LocalSnsOptions = {}): Promise<LocalSns>
             if (count === 0) failures.length = 0; // 0: clear whatever was still queued
             for (let i = 0; i < count; i++) failures.push(how);
         },
-        close: () =>
-            new Promise<void>((resolve, reject) => {
+        close: async () => {
+            // The recipients still being looked up, so that their deliveries are written before the endpoint stops.
+            await Promise.all(deliveries.map((d) => d.resolving));
+            await new Promise<void>((resolve, reject) => {
                 server.close((e) => (e ? reject(e) : resolve()));
                 server.closeAllConnections();
-            }),
+            });
+        },
     };
 }
 

@@ -20,6 +20,7 @@ import { fromCognitoIdentityPool, fromWebToken } from "@aws-sdk/credential-provi
 import { AuthenticationDetails, CognitoUser, CognitoUserPool, type CognitoUserSession } from "amazon-cognito-identity-js";
 import { createRemoteJWKSet, jwtVerify, SignJWT } from "jose";
 import { generateKeyPairSync } from "node:crypto";
+import * as net from "node:net";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -385,4 +386,17 @@ describe("without guests and with confirmation (as prod)", () => {
         expect(await failure(confirm(code!))).toEqual({ code: "NotAuthorizedException", message: "User cannot be confirmed. Current status is CONFIRMED" });
         expect((await authenticate()).isValid()).toBe(true);
     });
+});
+
+test("a request whose URL cannot be parsed gets a 500 answer, and the endpoint keeps serving", async () => {
+    const { port } = new URL(cognito.url);
+    const raw = await new Promise<string>((resolve, reject) => {
+        const socket = net.connect(Number(port), "127.0.0.1", () => socket.end("GET // HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+        let text = "";
+        socket.on("data", (chunk: Buffer) => (text += chunk.toString()));
+        socket.on("end", () => resolve(text));
+        socket.on("error", reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 500 /);
+    expect((await fetch(`${cognito.jwksUrl}`)).status).toBe(200);
 });

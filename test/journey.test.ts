@@ -13,6 +13,7 @@ import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { runJourney, type JourneyResult } from "../cli/journey";
 import { localTarget, readLocalClientConfig } from "../cli/journey-targets";
 import { startBackend, type LocalBackend } from "../local/backend";
+import { operatorCredentials } from "../local/operator";
 
 describe("npm run journey -- --local", () => {
     let dataDir: string;
@@ -24,7 +25,7 @@ describe("npm run journey -- --local", () => {
     beforeAll(async () => {
         dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "journey-"));
         backend = await startBackend({ dataDir, hotReload: false, asyncRetryDelaysMs: [200, 400], log: (line) => backendLog.push(line) });
-        const target = localTarget(readLocalClientConfig(path.dirname(backend.clientConfigPath)), "the local backend (test)");
+        const target = localTarget(readLocalClientConfig(dataDir), operatorCredentials(dataDir), "the local backend (test)");
         try {
             result = await runJourney(target, {
                 log: (line) => lines.push(line),

@@ -16,6 +16,7 @@ import { AuthenticationDetails, CognitoUser, CognitoUserPool, type CognitoUserSe
 import { mediaUrl } from "../functions/media";
 import { startBackend, type LocalBackend, type LocalClientConfig } from "../local/backend";
 import { startFunctions } from "../local/functions";
+import { operatorCredentials } from "../local/operator";
 import { callApi, type Credentials } from "./support/signed-api";
 
 jest.setTimeout(120_000);
@@ -173,6 +174,24 @@ describe("the local backend", () => {
         ]);
         expect((await preflight("PUT")).status).toBe(403);
         expect((await preflight("DELETE")).status).toBe(403);
+    });
+
+    it("lets the data dir's operator (operator.json, owner-only) list the bucket, and no other key", async () => {
+        const file = path.join(dataDir, "operator.json");
+        expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+        const operator = operatorCredentials(dataDir);
+        const s3 = (credentials: { accessKeyId: string; secretAccessKey: string }) =>
+            new S3Client({ endpoint: first.endpoints.s3, region: first.region, credentials, forcePathStyle: true, maxAttempts: 1 });
+        const asOperator = s3(operator);
+        const guessing = s3({ accessKeyId: "AKIALOCALOPERATOR000", secretAccessKey: "local-operator-secret" });
+        try {
+            const listed = await asOperator.send(new ListObjectsV2Command({ Bucket: first.uploadsBucket, Prefix: first.uploadsPrefix }));
+            expect(listed.KeyCount).toBeGreaterThan(0);
+            await expect(guessing.send(new ListObjectsV2Command({ Bucket: first.uploadsBucket }))).rejects.toMatchObject({ name: "InvalidAccessKeyId" });
+        } finally {
+            asOperator.destroy();
+            guessing.destroy();
+        }
     });
 
     it("refuses an unsigned request as API Gateway does", async () => {

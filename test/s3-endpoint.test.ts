@@ -16,10 +16,12 @@ import {
 } from "@aws-sdk/client-s3";
 import { createPresignedPost, type PresignedPost } from "@aws-sdk/s3-presigned-post";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { uploadsCorsRules } from "../infra/declarations";
+import { adoptSavedObjects } from "../local/backend";
 import { startS3, type LocalS3, type S3AccessRequest } from "../local/s3";
 
 const BUCKET = "uploads-bucket";
@@ -270,6 +272,10 @@ test("a presigned GET from the real presigner reads the object, with the caller'
         const text = await expired.text();
         expect(/<Code>([^<]+)<\/Code><Message>([^<]+)<\/Message>/.exec(text)?.slice(1)).toEqual(["AccessDenied", "Request has expired"]);
         expect(text).toContain("<X-Amz-Expires>60</X-Amz-Expires>");
+        // Signed an hour ahead of the endpoint's clock: not valid yet, however long it was signed for.
+        clockOffsetMs = -3_600_000;
+        const early = await fetch(url);
+        expect([early.status, /<Message>([^<]+)<\/Message>/.exec(await early.text())?.[1]]).toEqual([403, "Request is not yet valid"]);
     } finally {
         clockOffsetMs = 0;
     }
@@ -398,6 +404,31 @@ test("with a data dir, every version and delete marker survives a restart, and n
             await second.stop();
         }
     } finally {
+        fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+});
+
+test("a data dir from before versions were kept (index.json, current objects only) is adopted whole", async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "s3-adopt-"));
+    const bucketDir = path.join(dataDir, BUCKET);
+    fs.mkdirSync(bucketDir, { recursive: true });
+    // What the backend wrote on stop before: a body per key named by the key's SHA-256, and index.json.
+    const old = [`${alice}a.jpg`, `${alice}b.png`, `${alice}c.mp4`].map((key, i) => ({ key, file: createHash("sha256").update(key).digest("hex"), contentType: ["image/jpeg", "image/png", "video/mp4"][i], body: `body ${i}` }));
+    for (const o of old) fs.writeFileSync(path.join(bucketDir, o.file), o.body);
+    fs.writeFileSync(path.join(bucketDir, "index.json"), JSON.stringify(old.map(({ key, file, contentType }) => ({ key, file, contentType }))));
+    const buckets = [{ name: BUCKET }];
+    const first = await startS3({ buckets, dataDir });
+    try {
+        adoptSavedObjects(first, BUCKET, bucketDir);
+    } finally {
+        await first.stop();
+    }
+    expect(fs.existsSync(path.join(bucketDir, "index.json"))).toBe(false);
+    const second = await startS3({ buckets, dataDir });
+    try {
+        expect(old.map((o) => [second.object(BUCKET, o.key)?.body.toString(), second.object(BUCKET, o.key)?.contentType])).toEqual(old.map((o) => [o.body, o.contentType]));
+    } finally {
+        await second.stop();
         fs.rmSync(dataDir, { recursive: true, force: true });
     }
 });
