@@ -15,7 +15,7 @@ import {
     ListUsersCommand,
     SignUpCommand,
 } from "@aws-sdk/client-cognito-identity-provider";
-import { CognitoIdentityClient, DeleteIdentitiesCommand, DescribeIdentityCommand, GetIdCommand, GetOpenIdTokenCommand } from "@aws-sdk/client-cognito-identity";
+import { CognitoIdentityClient, DeleteIdentitiesCommand, DescribeIdentityCommand, GetCredentialsForIdentityCommand, GetIdCommand, GetOpenIdTokenCommand } from "@aws-sdk/client-cognito-identity";
 import { fromCognitoIdentityPool, fromWebToken } from "@aws-sdk/credential-providers";
 import { AuthenticationDetails, CognitoUser, CognitoUserPool, type CognitoUserSession } from "amazon-cognito-identity-js";
 import { createRemoteJWKSet, jwtVerify, SignJWT } from "jose";
@@ -399,4 +399,29 @@ test("a request whose URL cannot be parsed gets a 500 answer, and the endpoint k
     });
     expect(raw).toMatch(/^HTTP\/1\.1 500 /);
     expect((await fetch(`${cognito.jwksUrl}`)).status).toBe(200);
+});
+
+test("expired credentials are still known (for a day), so that S3 and the API can say they expired", async () => {
+    const pool = new CognitoIdentityClient({ region: REGION, endpoint: cognito.url, credentials: LOCAL_KEYS, maxAttempts: 1 });
+    const guest = async () => {
+        const { IdentityId } = await pool.send(new GetIdCommand({ IdentityPoolId: IDENTITY_POOL_ID }));
+        const { Credentials } = await pool.send(new GetCredentialsForIdentityCommand({ IdentityId }));
+        return Credentials!.AccessKeyId!;
+    };
+    const first = await guest();
+    const realNow = Date.now;
+    // Two hours on: the first credentials have expired; issuing new ones tidies the store.
+    const clock = jest.spyOn(Date, "now").mockImplementation(() => realNow() + 2 * 3600_000);
+    try {
+        await guest();
+        const kept = cognito.credentials(first);
+        expect(kept?.expiration.getTime()).toBeLessThan(Date.now());
+        // A day after they expired, they are forgotten.
+        clock.mockImplementation(() => realNow() + 26 * 3600_000);
+        await guest();
+        expect(cognito.credentials(first)).toBeUndefined();
+    } finally {
+        clock.mockRestore();
+        pool.destroy();
+    }
 });
