@@ -12,7 +12,8 @@ export type ErrorCode =
     | "NotImplemented"
     | "InternalError";
 
-const STATUS: Record<ErrorCode, number> = {
+/** The HTTP status of each error code (the client document declares the same: infra/openapi.ts). */
+export const ERROR_STATUS: Record<ErrorCode, number> = {
     BadRequest: 400,
     Forbidden: 403,
     NotFound: 404,
@@ -53,13 +54,13 @@ export function errorResponse(err: unknown): APIGatewayProxyResult {
         if (retryAfter !== undefined) {
             // Retry-After: a non-negative number of seconds (RFC 9110, section 10.2.3).
             const seconds = Math.max(1, Math.ceil(retryAfter));
-            const response = json(STATUS[err.code], {
+            const response = json(ERROR_STATUS[err.code], {
                 success: false,
                 error: { code: err.code, message: err.message, retryAfterSeconds: seconds },
             });
             return { ...response, headers: { ...response.headers, "retry-after": String(seconds) } };
         }
-        return json(STATUS[err.code], { success: false, error: { code: err.code, message: err.message } });
+        return json(ERROR_STATUS[err.code], { success: false, error: { code: err.code, message: err.message } });
     }
     // Logged for the operator; the caller only learns that it was not their fault.
     console.error("unhandled error", err);

@@ -3,7 +3,7 @@
  * deployed stage imports it (infra/api.ts puts the functions' invoke ARNs in), and the local backend serves
  * the same document with its own integration URIs.
  */
-import type { ErrorCode } from "../functions/http";
+import { ERROR_STATUS, type ErrorCode } from "../functions/http";
 import { errorDeclaration, errorSchema, type ResponseDeclaration, type ResponseSchema } from "../functions/responses";
 import type { JsonSchema } from "../functions/schema";
 import type { ApiRoute, RouteSet } from "./routes";
@@ -224,19 +224,6 @@ function gatewayErrors(route: ApiRoute): Record<number, string[]> {
     if (route.invocation !== "async") errors[502] = ["DEFAULT_5XX"];
     return errors;
 }
-
-/** The error codes a route's function answers with, by status code (functions/http.ts). */
-const ERROR_STATUS: Record<ErrorCode, number> = {
-    BadRequest: 400,
-    Forbidden: 403,
-    NotFound: 404,
-    MethodNotAllowed: 405,
-    Conflict: 409,
-    PayloadTooLarge: 413,
-    TooManyRequests: 429,
-    NotImplemented: 501,
-    InternalError: 500,
-};
 
 /** Every response of a route, by status code: its declared successes, its function's errors and API Gateway's. */
 export function routeDeclarations(route: ApiRoute): Record<string, ResponseDeclaration> {

@@ -15,16 +15,10 @@ import { startFunction, type LocalFunction } from "./support/lambda";
 import { listenOnLoopback } from "./support/net";
 import { loadProgram, type LoadedProgram } from "./support/program";
 import { startSns, type LocalSns } from "../local/sns";
+import { policyAllows, type PolicyStatement } from "./support/iam";
 
 const alice = { id: "us-east-1:11111111-1111-4111-8111-111111111111", sub: "aaaaaaaa-1111-4111-8111-111111111111" };
 const bob = { id: "us-east-1:22222222-2222-4222-8222-222222222222", sub: "bbbbbbbb-2222-4222-8222-222222222222" };
-
-interface Statement {
-    Effect: string;
-    Action: string[];
-    Resource: string[];
-    Condition?: { StringLike?: Record<string, string> };
-}
 
 /** The Cognito stand-in: users by sub (username = sub), identities, every request, and failures to inject. */
 interface LocalCognito {
@@ -76,21 +70,6 @@ async function startCognito(): Promise<LocalCognito> {
     return { endpoint, ...state, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
-/** Whether a role policy allows an S3 request (action, resource with `*`, `s3:prefix` condition). */
-function allows(statements: Statement[], request: S3AccessRequest): boolean {
-    const glob = (pattern: string, value: string) =>
-        new RegExp(`^${pattern.split("*").map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`).test(value);
-    const list = request.action === "s3:ListBucket" || request.action === "s3:ListBucketVersions";
-    const resource = list ? `arn:aws:s3:::${request.bucket}` : `arn:aws:s3:::${request.bucket}/${request.key}`;
-    return statements.some(
-        (s) =>
-            s.Effect === "Allow" &&
-            s.Action.includes(request.action) &&
-            s.Resource.some((r) => glob(r, resource)) &&
-            Object.entries(s.Condition?.StringLike ?? {}).every(([k, v]) => k === "s3:prefix" && list && glob(v, request.key)),
-    );
-}
-
 const QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:account-failures-abc1234";
 /** A user pool id of the real shape (`<region>_<id>`) in place of the mocks' placeholder id. */
 const USER_POOL_ID = "us-east-1_Stage1234";
@@ -102,7 +81,7 @@ let sns: LocalSns;
 let cognito: LocalCognito;
 let fn: LocalFunction;
 let env: Record<string, string>;
-let statements: Statement[];
+let statements: PolicyStatement[];
 const denied: S3AccessRequest[] = [];
 
 beforeAll(async () => {
@@ -121,7 +100,7 @@ beforeAll(async () => {
     s3 = await startS3({
         buckets: [{ name: env.UPLOADS_BUCKET, versioned: true }],
         authorize: (request) => {
-            const ok = allows(statements, request);
+            const ok = policyAllows(statements, request);
             if (!ok) denied.push(request);
             return ok;
         },

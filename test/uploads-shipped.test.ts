@@ -14,16 +14,10 @@ import { createDeclaredTable, startDynamo, type LocalDynamo } from "./support/dy
 import { apiEvent, reply, type ApiCall } from "./support/events";
 import { startFunction, type LocalFunction } from "./support/lambda";
 import { loadProgram, type LoadedProgram } from "./support/program";
+import { policyAllows, type PolicyStatement } from "./support/iam";
 
 const alice = "us-east-1:11111111-1111-4111-8111-111111111111";
 const bob = "us-east-1:22222222-2222-4222-8222-222222222222";
-
-interface Statement {
-    Effect: string;
-    Action: string[];
-    Resource: string[];
-    Condition?: { StringLike?: Record<string, string> };
-}
 
 let program: LoadedProgram;
 let s3: LocalS3;
@@ -33,24 +27,9 @@ let notes: LocalFunction;
 let bucket: string;
 const denied: S3AccessRequest[] = [];
 
-/** Whether a role policy allows an S3 request: action, resource ARN (with `*` wildcards) and `s3:prefix` condition. */
-function allows(statements: Statement[], request: S3AccessRequest): boolean {
-    const glob = (pattern: string, value: string) =>
-        new RegExp(`^${pattern.split("*").map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`).test(value);
-    const list = request.action === "s3:ListBucket" || request.action === "s3:ListBucketVersions";
-    const resource = list ? `arn:aws:s3:::${request.bucket}` : `arn:aws:s3:::${request.bucket}/${request.key}`;
-    return statements.some(
-        (s) =>
-            s.Effect === "Allow" &&
-            s.Action.includes(request.action) &&
-            s.Resource.some((r) => glob(r, resource)) &&
-            Object.entries(s.Condition?.StringLike ?? {}).every(([k, v]) => k === "s3:prefix" && list && glob(v, request.key)),
-    );
-}
-
 beforeAll(async () => {
     program = await loadProgram("dev");
-    const policies: Record<string, Statement[]> = {};
+    const policies: Record<string, PolicyStatement[]> = {};
     for (const name of ["uploads-function", "notes-function"]) {
         policies[name] = JSON.parse(program.recorder.one("aws:iam/rolePolicy:RolePolicy", `${name}-policy`).inputs.policy).Statement;
     }
@@ -64,7 +43,7 @@ beforeAll(async () => {
         buckets: [{ name: bucket }],
         credentials: { "uploads-function": "secret-1", "notes-function": "secret-2" },
         authorize: (request) => {
-            const ok = allows(policies[request.accessKeyId] ?? [], request);
+            const ok = policyAllows(policies[request.accessKeyId] ?? [], request);
             if (!ok) denied.push(request);
             return ok;
         },
