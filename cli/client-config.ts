@@ -24,7 +24,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { IDENTITY_ID, OWN_UPLOADS_ACTIONS, SIGN_IN } from "../infra/identity";
-import { eachFlag, UsageError } from "./args";
+import { parseFlags, UsageError } from "./args";
 
 /** The Amplify Gen 2 client configuration, schema version 1.5. */
 export type AmplifyOutputs = clientConfigTypesV1_5.AWSAmplifyBackendOutputs;
@@ -304,27 +304,12 @@ interface Arguments {
 const USAGE = "usage: npm run client-config -- --stack <stage> | --local [--data DIR] | --outputs FILE [--out DIR]";
 
 export function parseArguments(argv: string[]): Arguments {
-    const args: Arguments = { local: false, data: ".data", out: "." };
-    eachFlag(argv, (flag, value) => {
-        switch (flag) {
-            case "--stack":
-                args.stack = value();
-                break;
-            case "--outputs":
-                args.outputs = value();
-                break;
-            case "--local":
-                args.local = true;
-                break;
-            case "--data":
-                args.data = value();
-                break;
-            case "--out":
-                args.out = value();
-                break;
-            default:
-                throw new UsageError(`unknown argument ${flag}`);
-        }
+    const args = parseFlags<Arguments>(argv, { local: false, data: ".data", out: "." }, {
+        "--stack": "stack",
+        "--outputs": "outputs",
+        "--local": { on: "local" },
+        "--data": "data",
+        "--out": "out",
     });
     const sources = [args.stack !== undefined, args.outputs !== undefined, args.local].filter(Boolean).length;
     if (sources !== 1) throw new UsageError("give exactly one of --stack, --local and --outputs");

@@ -34,7 +34,7 @@ import {
 } from "./journey-targets";
 import { operatorCredentials } from "../local/operator";
 import { readStackOutputs } from "./reindex";
-import { eachFlag, UsageError } from "./args";
+import { parseFlags, UsageError } from "./args";
 
 export type StepStatus = "passed" | "failed" | "skipped";
 
@@ -461,24 +461,11 @@ export interface JourneyArguments {
 }
 
 export function parseArguments(argv: string[]): JourneyArguments {
-    const args: JourneyArguments = { local: false, data: ".data" };
-    eachFlag(argv, (flag, value) => {
-        switch (flag) {
-            case "--local":
-                args.local = true;
-                break;
-            case "--data":
-                args.data = value();
-                break;
-            case "--stack":
-                args.stack = value();
-                break;
-            case "--outputs":
-                args.outputs = value();
-                break;
-            default:
-                throw new UsageError(`unknown argument ${flag}`);
-        }
+    const args = parseFlags<JourneyArguments>(argv, { local: false, data: ".data" }, {
+        "--local": { on: "local" },
+        "--data": "data",
+        "--stack": "stack",
+        "--outputs": "outputs",
     });
     const deployed = args.stack !== undefined || args.outputs !== undefined;
     if (args.local === deployed) throw new UsageError("give either --local or --stack <stage> (or --outputs FILE)");

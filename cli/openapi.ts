@@ -16,7 +16,7 @@ import { parse as parseYaml } from "yaml";
 import { parseStageConfig, StageConfigError, type StageConfig } from "../infra/config";
 import { clientOpenApiDocument, type OpenApiDocument } from "../infra/openapi";
 import { stageRoutes } from "../infra/routes";
-import { eachFlag, UsageError } from "./args";
+import { parseFlags, UsageError } from "./args";
 
 const USAGE = "usage: npm run openapi -- [--stack <stage>] [--server URL] [--out FILE]";
 const NAMESPACE = "mobile-backend";
@@ -28,24 +28,14 @@ interface Arguments {
 }
 
 export function parseArguments(argv: string[]): Arguments {
-    const args: Arguments = { stack: "dev", out: "openapi.json" };
-    eachFlag(argv, (flag, value) => {
-        switch (flag) {
-            case "--stack":
-                args.stack = value();
-                break;
-            case "--server":
-                args.server = value();
-                if (!/^https?:\/\/[^/]+/.test(args.server)) throw new UsageError("--server must be the API's URL (the apiUrl output)");
-                break;
-            case "--out":
-                args.out = value();
-                break;
-            default:
-                throw new UsageError(`unknown argument ${flag}`);
-        }
+    return parseFlags<Arguments>(argv, { stack: "dev", out: "openapi.json" }, {
+        "--stack": "stack",
+        "--server": (args, value) => {
+            args.server = value();
+            if (!/^https?:\/\/[^/]+/.test(args.server)) throw new UsageError("--server must be the API's URL (the apiUrl output)");
+        },
+        "--out": "out",
     });
-    return args;
 }
 
 /** The settings the routes depend on, from a stack file's text, through the program's config loader. */

@@ -21,7 +21,7 @@ import { createOpenSearchIndexer } from "../functions/opensearch";
 import { createOpenSearchClient } from "../functions/opensearch-client";
 import { reindexTable, type ReindexCheckpoint } from "../functions/reindex";
 import type { SearchSummary } from "../infra/search";
-import { eachFlag, UsageError } from "./args";
+import { parseFlags, UsageError, wholeNumber } from "./args";
 
 interface Arguments {
     stack?: string;
@@ -35,35 +35,13 @@ interface Arguments {
 const USAGE = `usage: npm run reindex -- --stack <stage> [--outputs FILE] [--segments N] [--page-size N] [--checkpoint FILE] [--restart]`;
 
 export function parseArguments(argv: string[]): Arguments {
-    const args: Arguments = { segments: 4, pageSize: 100, restart: false };
-    eachFlag(argv, (flag, value) => {
-        const count = (max: number) => {
-            const n = Number(value());
-            if (!Number.isSafeInteger(n) || n < 1 || n > max) throw new UsageError(`${flag} must be a whole number from 1 to ${max}`);
-            return n;
-        };
-        switch (flag) {
-            case "--stack":
-                args.stack = value();
-                break;
-            case "--outputs":
-                args.outputs = value();
-                break;
-            case "--segments":
-                args.segments = count(64);
-                break;
-            case "--page-size":
-                args.pageSize = count(1000);
-                break;
-            case "--checkpoint":
-                args.checkpoint = value();
-                break;
-            case "--restart":
-                args.restart = true;
-                break;
-            default:
-                throw new UsageError(`unknown argument ${flag}`);
-        }
+    const args = parseFlags<Arguments>(argv, { segments: 4, pageSize: 100, restart: false }, {
+        "--stack": "stack",
+        "--outputs": "outputs",
+        "--segments": (args, value, flag) => (args.segments = wholeNumber(flag, value(), 64)),
+        "--page-size": (args, value, flag) => (args.pageSize = wholeNumber(flag, value(), 1000)),
+        "--checkpoint": "checkpoint",
+        "--restart": { on: "restart" },
     });
     if (args.stack === undefined && args.outputs === undefined) throw new UsageError("--stack (or --outputs) is required");
     return args;

@@ -45,7 +45,7 @@ import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 
 import { DELIVERY_RECORD_SECONDS } from "../functions/notifications";
 import { reindexTable, type ReindexCheckpoint } from "../functions/reindex";
 import { engineIndexer, readStackOutputs, type StageOutputs } from "./reindex";
-import { eachFlag, UsageError } from "./args";
+import { parseFlags, UsageError, wholeNumber } from "./args";
 
 export type ReplayQueue = "search" | "push";
 
@@ -471,33 +471,16 @@ interface Arguments {
 const USAGE = "usage: npm run replay -- --stack <stage> [--outputs FILE] --queue search|push [--dry-run] [--max N]";
 
 export function parseArguments(argv: string[]): Arguments {
-    const args: Arguments = { dryRun: false };
-    eachFlag(argv, (flag, value) => {
-        switch (flag) {
-            case "--stack":
-                args.stack = value();
-                break;
-            case "--outputs":
-                args.outputs = value();
-                break;
-            case "--queue": {
-                const q = value();
-                if (q !== "search" && q !== "push") throw new UsageError("--queue must be search or push");
-                args.queue = q;
-                break;
-            }
-            case "--dry-run":
-                args.dryRun = true;
-                break;
-            case "--max": {
-                const n = Number(value());
-                if (!Number.isSafeInteger(n) || n < 1) throw new UsageError("--max must be a whole number from 1");
-                args.max = n;
-                break;
-            }
-            default:
-                throw new UsageError(`unknown argument ${flag}`);
-        }
+    const args = parseFlags<Arguments>(argv, { dryRun: false }, {
+        "--stack": "stack",
+        "--outputs": "outputs",
+        "--queue": (args, value) => {
+            const q = value();
+            if (q !== "search" && q !== "push") throw new UsageError("--queue must be search or push");
+            args.queue = q;
+        },
+        "--dry-run": { on: "dryRun" },
+        "--max": (args, value, flag) => (args.max = wholeNumber(flag, value())),
     });
     if (args.stack === undefined && args.outputs === undefined) throw new UsageError("--stack (or --outputs) is required");
     if (args.queue === undefined) throw new UsageError("--queue search|push is required");

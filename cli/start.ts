@@ -8,39 +8,33 @@
  */
 import * as path from "node:path";
 import { SERVICE_ORDER, startBackend, type BackendOptions } from "../local/backend";
-import { eachFlag, UsageError } from "./args";
+import { parseFlags, UsageError } from "./args";
 
 const USAGE = "usage: npm start -- [--port N] [--data DIR] [--stage NAME] [--no-reload]";
 
 export function parseArguments(argv: string[]): BackendOptions {
-    const options: BackendOptions = {};
-    eachFlag(argv, (flag, value) => {
-        switch (flag) {
-            case "--port": {
+    const usage = () => {
+        throw new UsageError(USAGE);
+    };
+    return parseFlags<BackendOptions>(
+        argv,
+        {},
+        {
+            "--port": (options, value) => {
                 const port = Number(value());
                 if (!Number.isInteger(port) || port < 1 || port + SERVICE_ORDER.length - 1 > 65535) {
                     throw new UsageError(`--port must be a port from 1 to ${65536 - SERVICE_ORDER.length}: it is the first of ${SERVICE_ORDER.length} consecutive ports`);
                 }
                 options.port = port;
-                break;
-            }
-            case "--data":
-                options.dataDir = path.resolve(value());
-                break;
-            case "--stage":
-                options.stage = value();
-                break;
-            case "--no-reload":
-                options.hotReload = false;
-                break;
-            case "--help":
-            case "-h":
-                throw new UsageError(USAGE);
-            default:
-                throw new UsageError(`unknown argument ${flag}\n${USAGE}`);
-        }
-    });
-    return options;
+            },
+            "--data": (options, value) => (options.dataDir = path.resolve(value())),
+            "--stage": "stage",
+            "--no-reload": (options) => (options.hotReload = false),
+            "--help": usage,
+            "-h": usage,
+        },
+        (flag) => `unknown argument ${flag}\n${USAGE}`,
+    );
 }
 
 /** The startup table: one service per line, its URL aligned. */
