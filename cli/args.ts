@@ -53,3 +53,14 @@ export function wholeNumber(flag: string, text: string, max = Number.MAX_SAFE_IN
     if (!Number.isSafeInteger(n) || n < 1 || n > max) throw new UsageError(max === Number.MAX_SAFE_INTEGER ? `${flag} must be a whole number from 1` : `${flag} must be a whole number from 1 to ${max}`);
     return n;
 }
+
+/** Runs a command's `main` with its arguments and exits with the status it answers (1, with the error, if it throws). */
+export function runCommand(main: (argv: string[]) => Promise<number>): void {
+    main(process.argv.slice(2)).then(
+        (code) => process.exit(code),
+        (err: unknown) => {
+            console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+            process.exit(1);
+        },
+    );
+}

@@ -34,7 +34,7 @@ import {
 } from "./journey-targets";
 import { operatorCredentials } from "../local/operator";
 import { readStackOutputs } from "./reindex";
-import { parseFlags, UsageError } from "./args";
+import { parseFlags, runCommand, UsageError } from "./args";
 
 export type StepStatus = "passed" | "failed" | "skipped";
 
@@ -504,12 +504,4 @@ export async function main(argv: string[]): Promise<number> {
     }
 }
 
-if (require.main === module) {
-    main(process.argv.slice(2)).then(
-        (code) => process.exit(code),
-        (err) => {
-            console.error(err);
-            process.exit(1);
-        },
-    );
-}
+if (require.main === module) runCommand(main);

@@ -21,7 +21,7 @@ import { createOpenSearchIndexer } from "../functions/opensearch";
 import { createOpenSearchClient } from "../functions/opensearch-client";
 import { reindexTable, type ReindexCheckpoint } from "../functions/reindex";
 import type { SearchSummary } from "../infra/search";
-import { parseFlags, UsageError, wholeNumber } from "./args";
+import { parseFlags, runCommand, UsageError, wholeNumber } from "./args";
 
 interface Arguments {
     stack?: string;
@@ -176,12 +176,4 @@ export async function main(argv: string[]): Promise<number> {
     }
 }
 
-if (require.main === module) {
-    main(process.argv.slice(2)).then(
-        (code) => process.exit(code),
-        (err) => {
-            console.error(err);
-            process.exit(1);
-        },
-    );
-}
+if (require.main === module) runCommand(main);

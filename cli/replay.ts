@@ -45,7 +45,7 @@ import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 
 import { DELIVERY_RECORD_SECONDS } from "../functions/notifications";
 import { reindexTable, type ReindexCheckpoint } from "../functions/reindex";
 import { engineIndexer, readStackOutputs, type StageOutputs } from "./reindex";
-import { parseFlags, UsageError, wholeNumber } from "./args";
+import { parseFlags, runCommand, UsageError, wholeNumber } from "./args";
 
 export type ReplayQueue = "search" | "push";
 
@@ -541,12 +541,4 @@ export async function main(argv: string[]): Promise<number> {
     }
 }
 
-if (require.main === module) {
-    main(process.argv.slice(2)).then(
-        (code) => process.exit(code),
-        (err) => {
-            console.error(err);
-            process.exit(1);
-        },
-    );
-}
+if (require.main === module) runCommand(main);

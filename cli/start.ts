@@ -8,7 +8,7 @@
  */
 import * as path from "node:path";
 import { SERVICE_ORDER, startBackend, type BackendOptions } from "../local/backend";
-import { parseFlags, UsageError } from "./args";
+import { parseFlags, runCommand, UsageError } from "./args";
 
 const USAGE = "usage: npm start -- [--port N] [--data DIR] [--stage NAME] [--no-reload]";
 
@@ -43,10 +43,10 @@ export function formatTable(rows: [string, string][]): string {
     return rows.map(([name, url]) => `  ${name.padEnd(width)}  ${url}`).join("\n");
 }
 
-async function main(): Promise<number> {
+async function main(argv: string[]): Promise<number> {
     let options: BackendOptions;
     try {
-        options = parseArguments(process.argv.slice(2));
+        options = parseArguments(argv);
     } catch (err) {
         if (err instanceof UsageError) {
             console.error(err.message);
@@ -99,12 +99,4 @@ async function main(): Promise<number> {
     return 0;
 }
 
-if (require.main === module) {
-    main().then(
-        (code) => process.exit(code),
-        (err: unknown) => {
-            console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
-            process.exit(1);
-        },
-    );
-}
+if (require.main === module) runCommand(main);

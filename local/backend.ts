@@ -9,7 +9,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { DynamoDBClient, QueryCommand, type CreateTableCommandInput } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient, QueryCommand } from "@aws-sdk/client-dynamodb";
 import { parse as parseYaml } from "yaml";
 import { DEVICES_BY_ENDPOINT } from "../functions/notification-schema";
 import { reindexTable, type ReindexCheckpoint } from "../functions/reindex";
@@ -28,7 +28,6 @@ import {
     UPLOADS_FUNCTION_UPLOADS_ACCESS,
     UPLOADS_PREFIX,
     uploadsCorsRules,
-    type TableKeys,
     type UploadsBucketStatement,
 } from "../infra/declarations";
 import { accountEnvironment } from "../infra/handlers/account";
@@ -48,7 +47,7 @@ import { startCognito, type LocalCognito } from "./cognito";
 import type { ClientConfig } from "../infra/declarations";
 import { operatorCredentials } from "./operator";
 import { startS3, statementsAllow, type LocalS3 } from "./s3";
-import { startLocalDynamoDb } from "./dynamodb";
+import { createTableInput, startLocalDynamoDb } from "./dynamodb";
 import { createPlatformApplicationsAndTopic, startSns, type LocalSns } from "./sns";
 import { start as startSqs } from "./sqs";
 
@@ -192,39 +191,6 @@ function loadIds(file: string, region: string, stage: string): PersistentIds {
     }
 }
 
-/** The CreateTable input of a table declared by the program (keys, indexes, stream). */
-export function createTableInput(tableName: string, keys: TableKeys, stream?: typeof NOTES_STREAM_VIEW_TYPE): CreateTableCommandInput {
-    const keySchema = (hash: string, range?: string) => [
-        { AttributeName: hash, KeyType: "HASH" as const },
-        ...(range ? [{ AttributeName: range, KeyType: "RANGE" as const }] : []),
-    ];
-    return {
-        TableName: tableName,
-        BillingMode: "PAY_PER_REQUEST",
-        AttributeDefinitions: keys.attributes.map((a) => ({ AttributeName: a.name, AttributeType: a.type })),
-        KeySchema: keySchema(keys.hashKey, keys.rangeKey),
-        ...(stream ? { StreamSpecification: { StreamEnabled: true, StreamViewType: stream } } : {}),
-        ...(keys.localSecondaryIndexes?.length
-            ? {
-                  LocalSecondaryIndexes: keys.localSecondaryIndexes.map((i) => ({
-                      IndexName: i.name,
-                      KeySchema: keySchema(keys.hashKey, i.rangeKey),
-                      Projection: { ProjectionType: i.projectionType },
-                  })),
-              }
-            : {}),
-        ...(keys.globalSecondaryIndexes?.length
-            ? {
-                  GlobalSecondaryIndexes: keys.globalSecondaryIndexes.map((i) => ({
-                      IndexName: i.name,
-                      KeySchema: keySchema(i.hashKey, i.rangeKey),
-                      Projection: { ProjectionType: i.projectionType },
-                  })),
-              }
-            : {}),
-    };
-}
-
 /**
  * Data dirs written before the endpoint kept every version kept only the current objects, saved on stop
  * (`index.json`): they become the bucket's objects, written through in the endpoint's own format.
@@ -329,7 +295,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<LocalB
         stops.push(async () => db.destroy());
         const { ttlAttribute: _ttl, ...limitsKeys } = LIMITS_TABLE_KEYS;
         for (const input of [
-            createTableInput(names.notesTable, NOTES_TABLE_KEYS, NOTES_STREAM_VIEW_TYPE),
+            createTableInput(names.notesTable, { ...NOTES_TABLE_KEYS, streamEnabled: true, streamViewType: NOTES_STREAM_VIEW_TYPE }),
             createTableInput(names.limitsTable, limitsKeys),
             createTableInput(names.devicesTable, DEVICES_TABLE_KEYS),
             createTableInput(names.blocksTable, BLOCKS_TABLE_KEYS),
