@@ -198,14 +198,15 @@ function loadIds(file: string, region: string, stage: string): PersistentIds {
 export function adoptSavedObjects(s3: LocalS3, bucket: string, dir: string): void {
     const index = path.join(dir, "index.json");
     if (!fs.existsSync(index) || fs.existsSync(path.join(dir, "versions.json"))) return;
-    // Every body is read before the first put: each put writes the new format through and sweeps the folder of
-    // files its list does not name, which the old bodies are.
+    // Every body is read before the first put (the new format writes through to the same folder); the old body
+    // files go once the list that replaces them is written.
     const entries = (JSON.parse(fs.readFileSync(index, "utf8")) as { key: string; file: string; contentType: string }[]).map((e) => ({
         ...e,
         body: fs.readFileSync(path.join(dir, e.file)),
     }));
     for (const e of entries) s3.put(bucket, e.key, e.body, e.contentType);
     fs.rmSync(index);
+    for (const e of entries) fs.rmSync(path.join(dir, e.file), { force: true });
 }
 
 /** Starts everything; resolves when the API answers and every function has built its handler. */

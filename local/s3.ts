@@ -793,8 +793,19 @@ interface SavedVersion {
  */
 function objectFiles(dir: string) {
     // The ETag too: an unversioned bucket's every version is "null", and an overwrite must not reuse the old body.
-    const fileOf = (key: string, v: StoredVersion) => createHash("sha256").update(key).update("\0").update(v.versionId).update("\0").update(v.etag).digest("hex");
+    const names = new WeakMap<StoredVersion, string>();
+    const fileOf = (key: string, v: StoredVersion) => {
+        let name = names.get(v);
+        if (name === undefined) {
+            name = createHash("sha256").update(key).update("\0").update(v.versionId).update("\0").update(v.etag).digest("hex");
+            names.set(v, name);
+        }
+        return name;
+    };
     const listOf = (bucket: string) => path.join(dir, bucket, "versions.json");
+    /** The body files on disk, by bucket and key. */
+    const onDisk = new Map<string, Set<string>>();
+    const filesOf = (key: string, versions: readonly StoredVersion[]) => new Set(versions.filter((v) => !v.deleteMarker).map((v) => fileOf(key, v)));
     return {
         load(bucket: string, objects: Map<string, StoredVersion[]>): void {
             const list = listOf(bucket);
@@ -802,22 +813,27 @@ function objectFiles(dir: string) {
             for (const v of JSON.parse(fs.readFileSync(list, "utf8")) as SavedVersion[]) {
                 const body = v.file === undefined ? Buffer.alloc(0) : fs.readFileSync(path.join(dir, bucket, v.file));
                 const stored: StoredVersion = { versionId: v.versionId, deleteMarker: v.deleteMarker, body, contentType: v.contentType, etag: v.etag, lastModified: new Date(v.lastModified) };
+                if (v.file !== undefined) names.set(stored, v.file);
                 objects.set(v.key, [...(objects.get(v.key) ?? []), stored]);
             }
+            for (const [key, versions] of objects) onDisk.set(`${bucket}/${key}`, filesOf(key, versions));
         },
         save(bucket: string, key: string, objects: Map<string, StoredVersion[]>): void {
             const bucketDir = path.join(dir, bucket);
             fs.mkdirSync(bucketDir, { recursive: true });
-            for (const v of objects.get(key) ?? []) {
-                const file = path.join(bucketDir, fileOf(key, v));
-                if (!v.deleteMarker && !fs.existsSync(file)) {
+            const versions = objects.get(key) ?? [];
+            const files = filesOf(key, versions);
+            const before = onDisk.get(`${bucket}/${key}`) ?? new Set<string>();
+            for (const v of versions) {
+                const file = fileOf(key, v);
+                if (!v.deleteMarker && !before.has(file)) {
                     // Written aside, then renamed: a body file that exists is whole.
-                    fs.writeFileSync(`${file}.tmp`, v.body);
-                    fs.renameSync(`${file}.tmp`, file);
+                    fs.writeFileSync(path.join(bucketDir, `${file}.tmp`), v.body);
+                    fs.renameSync(path.join(bucketDir, `${file}.tmp`), path.join(bucketDir, file));
                 }
             }
-            const saved: SavedVersion[] = [...objects].flatMap(([k, versions]) =>
-                versions.map((v) => ({
+            const saved: SavedVersion[] = [...objects].flatMap(([k, kept]) =>
+                kept.map((v) => ({
                     key: k,
                     versionId: v.versionId,
                     deleteMarker: v.deleteMarker,
@@ -829,11 +845,9 @@ function objectFiles(dir: string) {
             );
             fs.writeFileSync(`${listOf(bucket)}.tmp`, JSON.stringify(saved));
             fs.renameSync(`${listOf(bucket)}.tmp`, listOf(bucket));
-            // Bodies no version names any more (a version deleted for good, an unversioned key overwritten).
-            const named = new Set(saved.flatMap((v) => (v.file === undefined ? [] : [v.file])));
-            for (const entry of fs.readdirSync(bucketDir)) {
-                if (/^[0-9a-f]{64}$/.test(entry) && !named.has(entry)) fs.rmSync(path.join(bucketDir, entry));
-            }
+            // Then the bodies this key no longer names (a version deleted for good, an unversioned key overwritten).
+            for (const file of before) if (!files.has(file)) fs.rmSync(path.join(bucketDir, file), { force: true });
+            onDisk.set(`${bucket}/${key}`, files);
         },
     };
 }

@@ -424,6 +424,9 @@ test("a data dir from before versions were kept (index.json, current objects onl
         await first.stop();
     }
     expect(fs.existsSync(path.join(bucketDir, "index.json"))).toBe(false);
+    // The old bodies are gone, each replaced by one in the new format.
+    const files = fs.readdirSync(bucketDir).filter((f) => /^[0-9a-f]{64}$/.test(f));
+    expect([files.length, old.filter((o) => files.includes(o.file))]).toEqual([3, []]);
     const second = await startS3({ buckets, dataDir });
     try {
         expect(old.map((o) => [second.object(BUCKET, o.key)?.body.toString(), second.object(BUCKET, o.key)?.contentType])).toEqual(old.map((o) => [o.body, o.contentType]));
